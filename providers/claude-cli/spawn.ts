@@ -1,0 +1,116 @@
+import { execa } from 'execa';
+
+export interface CliExit {
+  exitCode?: number;
+  signal?: string;
+  stderr: string;
+  /** Set when the executable could not be started at all (ENOENT, EACCES, …). */
+  spawnError?: string;
+}
+
+export interface CliProcess {
+  pid: number | undefined;
+  /** stdout, line by line, as the CLI writes it. */
+  lines: AsyncIterable<string>;
+  exit: Promise<CliExit>;
+}
+
+export interface SpawnOptions {
+  bin: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdin: string;
+  signal: AbortSignal;
+  killGraceMs: number;
+}
+
+const STDERR_MAX = 16 * 1024;
+
+/** Process groups still alive, killed if the gateway exits while they run. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
+  });
+}
+
+/** Number of CLI process groups currently alive (for health and tests). */
+export function liveProcessGroups(): number {
+  return liveGroups.size;
+}
+
+/**
+ * Spawns the CLI as the leader of its own process group (no shell, prompt on stdin), so that a
+ * cancel, a deadline or the gateway's exit kills it and everything it started: SIGTERM to the
+ * group, SIGKILL after the grace period.
+ */
+export function spawnCli(opts: SpawnOptions): CliProcess {
+  installExitHook();
+  const sub = execa(opts.bin, opts.args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: false,
+    input: opts.stdin,
+    detached: true,
+    reject: false,
+    buffer: false,
+    stripFinalNewline: false,
+  });
+  const pid = sub.pid;
+  let stderr = '';
+  sub.stderr?.on('data', (chunk: Buffer) => {
+    if (stderr.length < STDERR_MAX) stderr += chunk.toString('utf8');
+  });
+
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    if (pid === undefined) return;
+    killGroup(pid, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), opts.killGraceMs);
+    killTimer.unref();
+  };
+  if (pid !== undefined) {
+    liveGroups.add(pid);
+    if (opts.signal.aborted) onAbort();
+    else opts.signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  const exit = sub.then((r) => {
+    opts.signal.removeEventListener('abort', onAbort);
+    if (killTimer) clearTimeout(killTimer);
+    if (pid !== undefined) {
+      // Whatever the CLI left behind in its group (tool subprocesses) goes with it.
+      killGroup(pid, 'SIGKILL');
+      liveGroups.delete(pid);
+    }
+    const spawnError =
+      pid === undefined || (r.failed && r.exitCode === undefined && r.signal === undefined)
+        ? ((r as { code?: string }).code ?? r.shortMessage)
+        : undefined;
+    return { exitCode: r.exitCode, signal: r.signal, stderr: stderr.slice(0, STDERR_MAX), spawnError };
+  });
+
+  async function* lines(): AsyncGenerator<string> {
+    if (pid === undefined) return;
+    try {
+      for await (const line of sub.iterable({ from: 'stdout' })) yield line;
+    } catch {
+      // stdout errors surface through the exit status
+    }
+  }
+
+  return { pid, lines: lines(), exit };
+}

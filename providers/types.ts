@@ -1,0 +1,81 @@
+/**
+ * The one interface every provider implements. The process manager and the routes only ever see
+ * these types, so a provider can be swapped without touching them.
+ */
+
+export interface ToolPolicy {
+  /** Claude Code tools the run may use at all (`--tools`); empty means none. */
+  tools: string[];
+  /** Permission rules granted without asking (`--allowedTools`), e.g. `Bash(git *)`. */
+  allowed: string[];
+  /** Permission rules always refused (`--disallowedTools`). */
+  disallowed: string[];
+}
+
+export interface ProviderRequest {
+  /** The provider's own model name (alias or full id), already validated. */
+  model: string;
+  /** What the model is asked now: the new user turn(s), or a rendered history on a first turn. */
+  prompt: string;
+  systemPrompt?: string;
+  sessionId: string;
+  /** true: continue `sessionId`; false: start a new session under that id. */
+  resume: boolean;
+  maxTurns?: number;
+  toolPolicy: ToolPolicy;
+  stream: boolean;
+  cwd: string;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+export interface ProviderResult {
+  text: string;
+  sessionId: string;
+  finishReason: FinishReason;
+  usage: TokenUsage;
+  /** The provider's full native result, returned as `claude_metadata` and logged. */
+  raw: Record<string, unknown>;
+}
+
+export type ProviderEvent =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: unknown }
+  | { type: 'tool_result'; toolUseId: string; content: unknown; isError: boolean }
+  | { type: 'result'; result: ProviderResult };
+
+export interface ProviderHealth {
+  ok: boolean;
+  version?: string;
+  reason?: string;
+}
+
+export interface ModelInfo {
+  id: string;
+  ownedBy: string;
+}
+
+export interface Provider {
+  readonly name: string;
+  /** Models offered on `/v1/models`. */
+  models(): ModelInfo[];
+  /** Maps a requested model name to the provider's own, or undefined when it is not served. */
+  resolveModel(requested: string): string | undefined;
+  /**
+   * Runs one completion. Yields events as they happen and ends with exactly one `result`;
+   * failures are thrown as GatewayErrors. When `signal` aborts, the run is stopped and the
+   * iterator throws `signal.reason`.
+   */
+  run(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
+  /** Whether a session can be continued (it exists in the provider's own store). */
+  hasSession(sessionId: string): Promise<boolean>;
+  /** Readiness: is the provider usable at all? Cached by the caller. */
+  check(): Promise<ProviderHealth>;
+}

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { toCompletionJob } from '../src/completion-job.js';
+import type { ProcessHandle } from '../src/process-manager.js';
+import { ChunkBuilder } from '../src/openai/response.js';
+import { type ChatCompletionRequest, chatCompletionRequestSchema } from '../src/openai/schemas.js';
+import { sendError } from '../src/error-handler.js';
+import { parseWith } from '../src/validation.js';
+import type { ProviderEvent } from '../providers/types.js';
+
+/** Cancels the process when the client goes away before the answer is complete. */
+function cancelOnDisconnect(reply: FastifyReply, handle: ProcessHandle): void {
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) handle.cancel('the client disconnected');
+  });
+}
+
+const chatCompletions: FastifyPluginAsync = async (app) => {
+  const { manager, provider, config, sessions } = app.gateway;
+
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const body = parseWith(chatCompletionRequestSchema, request.body);
+    const job = toCompletionJob(body, { provider, config, sessions });
+    if (body.stream && !body.background) return stream(reply, body, job);
+
+    const handle = await manager.submit(job);
+    reply.header('x-process-id', handle.id).header('x-session-id', job.request.sessionId);
+    if (body.background) return reply.code(202).send(handle.record());
+    cancelOnDisconnect(reply, handle);
+    const { record, error } = await handle.done;
+    if (error) return sendError(reply, error);
+    return reply.send(record.result);
+  });
+
+  /** Server-sent events: deltas are written as the CLI produces them, never buffered. */
+  async function stream(reply: FastifyReply, body: ChatCompletionRequest, job: ReturnType<typeof toCompletionJob>) {
+    let chunks: ChunkBuilder | undefined;
+    const write = (data: unknown) => reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
+    const onEvent = (ev: ProviderEvent) => {
+      if (chunks && ev.type === 'text') write(chunks.text(ev.text));
+    };
+    // Errors up to here (validation, 404 session, 429 queue full) are ordinary JSON answers.
+    const handle = await manager.submit(job, onEvent);
+    chunks = new ChunkBuilder({ id: handle.completionId, created: handle.created, model: job.model, processId: handle.id });
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-process-id': handle.id,
+      'x-session-id': job.request.sessionId,
+    });
+    write(chunks.first(job.request.sessionId));
+    cancelOnDisconnect(reply, handle);
+    const { record, error } = await handle.done;
+    if (error) {
+      write({ error: error.toJSON() });
+    } else {
+      const done = record.result!;
+      write(chunks.finish(done));
+      if (body.stream_options?.include_usage) write(chunks.usage(done));
+      reply.raw.write('data: [DONE]\n\n');
+    }
+    reply.raw.end();
+  }
+};
+
+export default chatCompletions;

@@ -1,0 +1,71 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import { withoutInternal } from '../src/event-bus.js';
+import { type GatewayEvent, eventTypeSchema } from '../src/process-types.js';
+import { parseWith } from '../src/validation.js';
+
+/** A subscriber this far behind is dropped rather than buffered for without bound. */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Close code for a dropped slow subscriber: reconnect with `since` to catch up. */
+export const CLOSE_TOO_SLOW = 4008;
+const PING_MS = 30_000;
+
+const eventsQuery = z.object({
+  process_id: z.string().max(100).optional(),
+  session_id: z.string().max(100).optional(),
+  types: z
+    .string()
+    .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
+    .pipe(z.array(eventTypeSchema))
+    .optional(),
+  since: z.coerce.number().int().min(0).optional(),
+  api_key: z.string().optional(),
+});
+type EventsQuery = z.infer<typeof eventsQuery>;
+
+const matches = (q: EventsQuery) => (e: GatewayEvent) =>
+  (!q.process_id || e.process_id === q.process_id) &&
+  (!q.session_id || e.session_id === q.session_id) &&
+  (!q.types || q.types.includes(e.type));
+
+const events: FastifyPluginAsync = async (app) => {
+  const { bus } = app.gateway;
+
+  app.get(
+    '/v1/events',
+    {
+      websocket: true,
+      // Runs before the upgrade, so a bad query is a plain 400 answer.
+      preValidation: async (request) => {
+        parseWith(eventsQuery, request.query, 'query string');
+      },
+    },
+    (socket: WebSocket, request) => {
+      const q = parseWith(eventsQuery, request.query, 'query string');
+      const wanted = matches(q);
+      const send = (e: GatewayEvent) => {
+        if (socket.readyState !== socket.OPEN) return;
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          socket.close(CLOSE_TOO_SLOW, 'subscriber too slow: reconnect with since=<last seq>');
+          return;
+        }
+        socket.send(JSON.stringify(e));
+      };
+      // Replay and subscribe in one synchronous step: no event can fall between the two.
+      if (q.since !== undefined) for (const e of bus.since(q.since)) if (wanted(e)) send(e);
+      const unsubscribe = bus.subscribe((e) => {
+        const wire = withoutInternal(e);
+        if (wanted(wire)) send(wire);
+      });
+      const ping = setInterval(() => socket.ping(), PING_MS);
+      ping.unref();
+      socket.on('close', () => {
+        clearInterval(ping);
+        unsubscribe();
+      });
+    },
+  );
+};
+
+export default events;

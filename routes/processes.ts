@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { NotFoundError } from '../src/errors.js';
+import { processStatusSchema } from '../src/process-types.js';
+import { parseWith } from '../src/validation.js';
+
+export const PROCESS_ID = /^proc_[0-9a-f]{32}$/;
+
+const listQuery = z.object({
+  status: processStatusSchema.optional(),
+  session_id: z.uuid({ message: 'must be a UUID' }).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(20),
+  after: z.string().regex(PROCESS_ID, 'must be a process id').optional(),
+});
+const idParams = z.object({ id: z.string() });
+
+const processes: FastifyPluginAsync = async (app) => {
+  const { manager } = app.gateway;
+
+  const notFound = (id: string) => new NotFoundError(`process '${id}' does not exist`, 'id', 'process_not_found');
+
+  app.get('/v1/processes', async (request) => {
+    const q = parseWith(listQuery, request.query, 'query string');
+    const { data, has_more } = manager.list(q);
+    return { object: 'list', data, has_more, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+  });
+
+  app.get('/v1/processes/:id', async (request) => {
+    const { id } = parseWith(idParams, request.params);
+    const record = manager.get(id);
+    if (!record) throw notFound(id);
+    return record;
+  });
+
+  app.delete('/v1/processes/:id', async (request) => {
+    const { id } = parseWith(idParams, request.params);
+    const record = await manager.cancel(id, 'cancelled by DELETE /v1/processes/:id');
+    if (!record) throw notFound(id);
+    return record;
+  });
+};
+
+export default processes;

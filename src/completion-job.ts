@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import type { Provider } from '../providers/types.js';
+import type { Config } from './config.js';
+import { NotFoundError } from './errors.js';
+import { buildPrompt, toolPolicy } from './openai/request.js';
+import type { ChatCompletionRequest } from './openai/schemas.js';
+import type { CompletionJob } from './process-manager.js';
+import type { SessionStore } from './stores/session-store.js';
+
+/** Maps a validated OpenAI request to the job the process manager runs (OpenAI → ProviderRequest). */
+export function toCompletionJob(
+  body: ChatCompletionRequest,
+  ctx: { provider: Provider; config: Config; sessions: SessionStore },
+): CompletionJob {
+  const model = ctx.provider.resolveModel(body.model);
+  if (!model) {
+    throw new NotFoundError(`the model '${body.model}' does not exist (see GET /v1/models)`, 'model', 'model_not_found');
+  }
+  const resume = Boolean(body.session_id);
+  const sessionId = body.session_id ?? randomUUID();
+  const { systemPrompt, prompt } = buildPrompt(body.messages, resume);
+  return {
+    model: body.model,
+    messages: body.messages,
+    request: {
+      model,
+      prompt,
+      systemPrompt,
+      sessionId,
+      resume,
+      maxTurns: body.max_turns ?? undefined,
+      toolPolicy: toolPolicy(body, ctx.config.allowedTools),
+      stream: body.stream === true,
+      cwd: ctx.sessions.get(sessionId)?.cwd ?? ctx.config.workdir,
+    },
+  };
+}

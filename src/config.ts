@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { z } from 'zod';
+
+const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** The environment contract (ARCHITECTURE.md → Configuration), validated once at start. */
+export const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: intFrom(0, 65535).default(8787),
+  CLAUDE_BIN: z.string().min(1).optional(),
+  CLAUDE_WORKDIR: z.string().min(1).default('./workspace'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_DIR: z.string().min(1).optional(),
+  CLAUDE_CONFIG_DIR: z.string().min(1).optional(),
+  MAX_CONCURRENCY: intFrom(1, 1024).default(4),
+  MAX_QUEUE: intFrom(0, 1_000_000).default(100),
+  REQUEST_TIMEOUT_MS: intFrom(1).default(600_000),
+  GATEWAY_API_KEYS: csv.optional(),
+  ALLOWED_TOOLS: csv.default([]),
+  LOG_LEVEL: logLevel.default('info'),
+  // Extensions beyond the contract's table; documented in README.
+  CLAUDE_ENV_PASSTHROUGH: csv.default([]),
+  KILL_GRACE_MS: intFrom(0).default(2_000),
+  SHUTDOWN_GRACE_MS: intFrom(0).default(10_000),
+  BODY_LIMIT_BYTES: intFrom(1024).default(10 * 1024 * 1024),
+  EVENT_RETENTION: intFrom(0).default(10_000),
+  PROCESS_RETENTION: intFrom(1).default(10_000),
+});
+
+/** The validated environment turned into the gateway's settings; `Config` is inferred from it. */
+export function configSchema(cwd: string) {
+  const abs = (p: string) => path.resolve(cwd, p);
+  return envSchema.transform((e) => {
+    const dataDir = abs(e.DATA_DIR);
+    return {
+      host: e.HOST,
+      port: e.PORT,
+      claudeBin: e.CLAUDE_BIN ?? defaultClaudeBin(),
+      workdir: abs(e.CLAUDE_WORKDIR),
+      dataDir,
+      logDir: e.LOG_DIR ? abs(e.LOG_DIR) : path.join(dataDir, 'claude_logs'),
+      claudeConfigDir: e.CLAUDE_CONFIG_DIR ? abs(e.CLAUDE_CONFIG_DIR) : path.join(dataDir, 'claude'),
+      maxConcurrency: e.MAX_CONCURRENCY,
+      maxQueue: e.MAX_QUEUE,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      apiKeys: e.GATEWAY_API_KEYS ?? [],
+      allowedTools: e.ALLOWED_TOOLS,
+      logLevel: e.LOG_LEVEL,
+      envPassthrough: e.CLAUDE_ENV_PASSTHROUGH,
+      killGraceMs: e.KILL_GRACE_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      eventRetention: e.EVENT_RETENTION,
+      processRetention: e.PROCESS_RETENTION,
+    };
+  });
+}
+
+export type Config = z.output<ReturnType<typeof configSchema>>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The CLI installed with the project (npm `@anthropic-ai/claude-code`), else `claude` on PATH. */
+export function defaultClaudeBin(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    const pkg = require.resolve('@anthropic-ai/claude-code/package.json');
+    const bin = path.join(path.dirname(pkg), 'bin', 'claude.exe');
+    if (existsSync(bin)) return bin;
+  } catch {
+    // not installed with the project: fall back to PATH
+  }
+  return 'claude';
+}
+
+/** Validates the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
+  // Empty strings mean "unset", as a shell `VAR=` would suggest.
+  const cleaned = Object.fromEntries(
+    Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = configSchema(cwd).safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,305 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { Provider, ProviderEvent, ProviderRequest } from '../providers/types.js';
+import type { Config } from './config.js';
+import {
+  BadCliOutputError,
+  CancelledError,
+  DeadlineError,
+  GatewayError,
+  NotFoundError,
+  QueueFullError,
+  ServiceUnavailableError,
+} from './errors.js';
+import type { EventBus } from './event-bus.js';
+import { toChatCompletion } from './openai/response.js';
+import type { ChatCompletion } from './openai/schemas.js';
+import { type ProcessRecord, nowSeconds } from './process-types.js';
+import type { ListQuery, ProcessStore } from './stores/process-store.js';
+import type { SessionStore } from './stores/session-store.js';
+
+export interface CompletionJob {
+  request: ProviderRequest;
+  /** The model name as the client asked for it. */
+  model: string;
+  /** The request's messages, for the session log. */
+  messages: unknown[];
+}
+
+export interface Outcome {
+  record: ProcessRecord;
+  error?: GatewayError;
+}
+
+/** Receives a run's events as they happen (the streaming route). */
+export type RunObserver = (event: ProviderEvent) => void;
+
+export interface ProcessHandle {
+  id: string;
+  completionId: string;
+  created: number;
+  record(): ProcessRecord;
+  /** Resolves once the process is completed, failed or cancelled; `error` is set unless completed. */
+  done: Promise<Outcome>;
+  cancel(reason: string): void;
+}
+
+interface Run {
+  id: string;
+  completionId: string;
+  created: number;
+  job: CompletionJob;
+  controller: AbortController;
+  observer?: RunObserver;
+  finished: boolean;
+  resolve: (outcome: Outcome) => void;
+  done: Promise<Outcome>;
+  log: Logger;
+}
+
+export interface ProcessManagerDeps {
+  provider: Provider;
+  bus: EventBus;
+  store: ProcessStore;
+  sessions: SessionStore;
+  config: Config;
+  log: Logger;
+}
+
+/**
+ * Owns every completion's lifecycle: queued → running → completed | failed | cancelled.
+ * At most MAX_CONCURRENCY runs at once and MAX_QUEUE waiting; the turns of one session run one at a
+ * time in arrival order (the CLI's transcript branches otherwise), other sessions in parallel.
+ * Every transition is published on the bus; the store, the logs and the WebSocket follow from it.
+ */
+export class ProcessManager {
+  private readonly pending: Run[] = [];
+  private readonly running = new Map<string, Run>();
+  private readonly busySessions = new Set<string>();
+  private readonly runs = new Map<string, Run>();
+  private closing = false;
+  private avgRunMs = 5_000;
+
+  constructor(private readonly deps: ProcessManagerDeps) {}
+
+  get activeCount(): number {
+    return this.running.size;
+  }
+
+  get queuedCount(): number {
+    return this.pending.length;
+  }
+
+  async submit(job: CompletionJob, observer?: RunObserver): Promise<ProcessHandle> {
+    const { config, sessions, provider, bus } = this.deps;
+    if (this.closing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
+    const sid = job.request.sessionId;
+    if (job.request.resume && !sessions.get(sid) && !(await provider.hasSession(sid))) {
+      throw new NotFoundError(`session ${sid} does not exist`, 'session_id', 'session_not_found');
+    }
+    const startsNow =
+      this.running.size < config.maxConcurrency && !this.busySessions.has(sid) && !this.pending.some((r) => r.job.request.sessionId === sid);
+    if (!startsNow && this.pending.length >= config.maxQueue) throw new QueueFullError(this.retryAfterSeconds());
+    if (!job.request.resume) sessions.register(sid, job.request.cwd, nowSeconds());
+
+    const id = `proc_${randomUUID().replaceAll('-', '')}`;
+    let resolve!: (o: Outcome) => void;
+    const done = new Promise<Outcome>((r) => (resolve = r));
+    const run: Run = {
+      id,
+      completionId: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
+      created: Math.floor(Date.now() / 1000),
+      job,
+      controller: new AbortController(),
+      observer,
+      finished: false,
+      resolve,
+      done,
+      log: this.deps.log.child({ process_id: id, session_id: sid }),
+    };
+    this.runs.set(id, run);
+    bus.publish({
+      type: 'PROCESS_QUEUED',
+      ts: nowSeconds(),
+      process_id: id,
+      session_id: sid,
+      status: 'queued',
+      model: job.model,
+      internal: { messages: job.messages },
+    });
+    this.pending.push(run);
+    this.pump();
+    return {
+      id,
+      completionId: run.completionId,
+      created: run.created,
+      record: () => this.deps.store.get(id)!,
+      done,
+      cancel: (reason) => void this.cancel(id, reason),
+    };
+  }
+
+  get(id: string): ProcessRecord | undefined {
+    return this.deps.store.get(id);
+  }
+
+  list(q: ListQuery) {
+    return this.deps.store.list(q);
+  }
+
+  /**
+   * Cancels a queued or running process and resolves with its record once it has stopped (the CLI
+   * killed); a finished one is returned as it is, an unknown one as undefined.
+   */
+  async cancel(id: string, reason: string): Promise<ProcessRecord | undefined> {
+    const run = this.runs.get(id);
+    if (run && !run.finished) {
+      const at = this.pending.indexOf(run);
+      if (at >= 0) {
+        this.pending.splice(at, 1);
+        this.finish(run, new CancelledError(reason));
+      } else {
+        run.controller.abort(new CancelledError(reason));
+      }
+      await run.done;
+    }
+    return this.deps.store.get(id);
+  }
+
+  /** Stops accepting, lets running processes finish within the grace period, cancels the rest. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.closing = true;
+    for (const run of [...this.pending]) void this.cancel(run.id, 'the gateway is shutting down');
+    const all = () => Promise.all([...this.running.values()].map((r) => this.waitFor(r)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    for (const run of [...this.running.values()]) run.controller.abort(new CancelledError('the gateway is shutting down'));
+    await all();
+  }
+
+  private waitFor(run: Run): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => (this.running.has(run.id) ? setTimeout(check, 10) : resolve());
+      check();
+    });
+  }
+
+  private retryAfterSeconds(): number {
+    const waves = (this.pending.length + 1) / this.deps.config.maxConcurrency;
+    return Math.min(60, Math.max(1, Math.ceil((waves * this.avgRunMs) / 1000)));
+  }
+
+  private pump(): void {
+    const max = this.deps.config.maxConcurrency;
+    for (let i = 0; i < this.pending.length && this.running.size < max; ) {
+      const run = this.pending[i]!;
+      if (this.busySessions.has(run.job.request.sessionId)) {
+        i++;
+        continue;
+      }
+      this.pending.splice(i, 1);
+      this.start(run);
+    }
+  }
+
+  private start(run: Run): void {
+    const sid = run.job.request.sessionId;
+    this.running.set(run.id, run);
+    this.busySessions.add(sid);
+    this.deps.bus.publish({
+      type: 'PROCESS_STARTED',
+      ts: nowSeconds(),
+      process_id: run.id,
+      session_id: sid,
+      status: 'running',
+      model: run.job.model,
+    });
+    void this.execute(run);
+  }
+
+  private async execute(run: Run): Promise<void> {
+    const { provider, config } = this.deps;
+    const started = Date.now();
+    const deadline = setTimeout(
+      () => run.controller.abort(new DeadlineError(config.requestTimeoutMs)),
+      config.requestTimeoutMs,
+    );
+    try {
+      for await (const ev of provider.run(run.job.request, run.controller.signal)) {
+        this.onEvent(run, ev);
+      }
+      if (!run.finished) throw new BadCliOutputError('the provider ended without a result');
+    } catch (err) {
+      if (!run.finished) this.finish(run, this.asGatewayError(run, err));
+    } finally {
+      clearTimeout(deadline);
+      this.avgRunMs = this.avgRunMs * 0.8 + (Date.now() - started) * 0.2;
+      this.running.delete(run.id);
+      this.busySessions.delete(run.job.request.sessionId);
+      this.runs.delete(run.id);
+      this.pump();
+    }
+  }
+
+  private onEvent(run: Run, ev: ProviderEvent): void {
+    if (run.finished) return;
+    run.observer?.(ev);
+    const base = {
+      ts: nowSeconds(),
+      process_id: run.id,
+      session_id: run.job.request.sessionId,
+      status: 'running' as const,
+      model: run.job.model,
+    };
+    switch (ev.type) {
+      case 'tool_use':
+        this.deps.bus.publish({ ...base, type: 'PROCESS_TOOL_USE', tool_use_id: ev.id, name: ev.name, input: ev.input });
+        break;
+      case 'tool_result':
+        this.deps.bus.publish({
+          ...base,
+          type: 'PROCESS_TOOL_RESULT',
+          tool_use_id: ev.toolUseId,
+          content: ev.content,
+          is_error: ev.isError,
+        });
+        break;
+      case 'result':
+        this.finish(
+          run,
+          toChatCompletion(
+            { id: run.completionId, created: run.created, model: run.job.model, processId: run.id },
+            ev.result,
+          ),
+        );
+        break;
+      default:
+        break;
+    }
+  }
+
+  private asGatewayError(run: Run, err: unknown): GatewayError {
+    if (err instanceof GatewayError) return err;
+    run.log.error({ err }, 'unexpected error in a run');
+    return new GatewayError(500, 'api_error', 'internal error while running the completion', { code: 'internal_error' });
+  }
+
+  private finish(run: Run, outcome: ChatCompletion | GatewayError): void {
+    if (run.finished) return;
+    run.finished = true;
+    const failed = outcome instanceof GatewayError;
+    const status = !failed ? 'completed' : outcome instanceof CancelledError ? 'cancelled' : 'failed';
+    if (failed && status === 'failed') run.log.warn({ status: outcome.status, code: outcome.code }, outcome.message);
+    this.deps.bus.publish({
+      type: 'PROCESS_COMPLETE',
+      ts: nowSeconds(),
+      process_id: run.id,
+      session_id: failed ? run.job.request.sessionId : outcome.session_id,
+      status,
+      model: run.job.model,
+      ...(failed ? { error: outcome.toJSON(), internal: { claude: outcome.raw } } : { result: outcome }),
+    });
+    run.resolve({ record: this.deps.store.get(run.id)!, error: failed ? outcome : undefined });
+  }
+}

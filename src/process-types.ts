@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { openAIErrorSchema } from './errors.js';
+import { chatCompletionSchema } from './openai/schemas.js';
+
+export const processStatusSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+export type ProcessStatus = z.infer<typeof processStatusSchema>;
+export const TERMINAL: readonly ProcessStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** Timestamps are Unix seconds (OpenAI's unit) with millisecond precision. */
+const unixSeconds = z.number();
+
+export const processRecordSchema = z.object({
+  id: z.string(),
+  object: z.literal('process'),
+  status: processStatusSchema,
+  model: z.string(),
+  session_id: z.string(),
+  created_at: unixSeconds,
+  started_at: unixSeconds.nullable(),
+  completed_at: unixSeconds.nullable(),
+  result: chatCompletionSchema.nullable(),
+  error: openAIErrorSchema.nullable(),
+});
+export type ProcessRecord = z.infer<typeof processRecordSchema>;
+
+export const eventTypeSchema = z.enum([
+  'PROCESS_QUEUED',
+  'PROCESS_STARTED',
+  'PROCESS_TOOL_USE',
+  'PROCESS_TOOL_RESULT',
+  'PROCESS_COMPLETE',
+]);
+export type EventType = z.infer<typeof eventTypeSchema>;
+
+/** One message of `/v1/events`, as sent on the wire and kept for replay. */
+export const gatewayEventSchema = z.object({
+  seq: z.number().int(),
+  type: eventTypeSchema,
+  ts: unixSeconds,
+  process_id: z.string(),
+  session_id: z.string(),
+  status: processStatusSchema,
+  model: z.string(),
+  result: chatCompletionSchema.optional(),
+  error: openAIErrorSchema.optional(),
+  tool_use_id: z.string().optional(),
+  name: z.string().optional(),
+  input: z.unknown().optional(),
+  content: z.unknown().optional(),
+  is_error: z.boolean().optional(),
+});
+export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
+
+/**
+ * What the bus carries: the wire event plus what only in-process subscribers need (the request's
+ * messages for the session log, the CLI's raw output on failures). Never sent or persisted as is.
+ */
+export interface BusEvent extends GatewayEvent {
+  internal?: { messages?: unknown[]; claude?: Record<string, unknown> };
+}
+
+export const nowSeconds = (): number => Date.now() / 1000;

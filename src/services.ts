@@ -1,0 +1,83 @@
+import fp from 'fastify-plugin';
+import type { Provider, ProviderHealth } from '../providers/types.js';
+import type { Config } from './config.js';
+import { EventBus } from './event-bus.js';
+import { ProcessManager } from './process-manager.js';
+import { nowSeconds } from './process-types.js';
+import { EventLog } from './stores/event-log.js';
+import { ensureDir, jsonlPath } from './stores/jsonl-file.js';
+import { ProcessStore } from './stores/process-store.js';
+import { SessionLog } from './stores/session-log.js';
+import { SessionStore } from './stores/session-store.js';
+
+export interface Gateway {
+  config: Config;
+  provider: Provider;
+  bus: EventBus;
+  manager: ProcessManager;
+  sessions: SessionStore;
+  /** Readiness of the provider: checked once, then cached (failures are re-checked after a while). */
+  readiness(): Promise<ProviderHealth>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gateway: Gateway;
+  }
+}
+
+const RECHECK_FAILED_MS = 10_000;
+
+/**
+ * The gateway's shared services as one decorator: stores and logs fed by one event bus, the
+ * process manager on top. Opening it recovers the previous run's records.
+ */
+export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
+  async (app, { config, provider }) => {
+    for (const dir of [config.dataDir, config.logDir, config.workdir, config.claudeConfigDir]) ensureDir(dir);
+    const eventLog = new EventLog(jsonlPath(config.dataDir, 'events'), config.eventRetention);
+    const store = new ProcessStore(jsonlPath(config.dataDir, 'processes'), config.processRetention);
+    const sessions = new SessionStore(jsonlPath(config.dataDir, 'sessions'));
+    const sessionLog = new SessionLog(config.logDir);
+    const bus = new EventBus(config.eventRetention, eventLog.history, (err) =>
+      app.log.error({ err }, 'event subscriber failed'),
+    );
+    // Order matters: the record exists before anyone is told about it.
+    bus.subscribe((e) => store.apply(e));
+    bus.subscribe((e) => eventLog.append(e));
+    bus.subscribe((e) => sessionLog.apply(e));
+
+    // Whatever was queued or running when the gateway last stopped can never finish now.
+    for (const r of store.unfinished()) {
+      bus.publish({
+        type: 'PROCESS_COMPLETE',
+        ts: nowSeconds(),
+        process_id: r.id,
+        session_id: r.session_id,
+        status: 'failed',
+        model: r.model,
+        error: {
+          message: `the gateway stopped while this process was ${r.status}; it did not complete`,
+          type: 'api_error',
+          param: null,
+          code: 'gateway_restarted',
+        },
+      });
+    }
+
+    const manager = new ProcessManager({ provider, bus, store, sessions, config, log: app.log });
+    let health: { at: number; value: ProviderHealth } | undefined;
+    const readiness = async () => {
+      if (!health || (!health.value.ok && Date.now() - health.at > RECHECK_FAILED_MS)) {
+        health = { at: Date.now(), value: await provider.check() };
+      }
+      return health.value;
+    };
+
+    app.decorate('gateway', { config, provider, bus, manager, sessions, readiness });
+    app.addHook('preClose', async () => {
+      await manager.shutdown(config.shutdownGraceMs);
+    });
+  },
+  { name: 'gateway-services' },
+);

@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import OpenAI from 'openai';
+import { buildApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import type { MockUpstream } from './mock-anthropic.js';
+
+export const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake-claude.mjs');
+
+export interface TestGateway {
+  app: FastifyInstance;
+  config: Config;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** The temporary directory holding HOME, DATA_DIR and the workspace. */
+  dir: string;
+  home: string;
+  openai: OpenAI;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  /** The mock upstream the real CLI talks to. */
+  mock?: MockUpstream;
+  /** Use the fault-injecting fake CLI instead of the real one. */
+  fake?: boolean;
+  /** Gateway configuration (the contract's variables), over the test defaults. */
+  env?: Record<string, string>;
+  /** Extra variables in the environment the CLI's allow-list is taken from. */
+  parentEnv?: Record<string, string>;
+  /** Reuse a directory (restart tests); removed by close() only when created here. */
+  dir?: string;
+}
+
+export function tempDir(prefix = 'gw-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Builds a gateway on a real loopback port with everything isolated in a temporary directory. */
+export async function startGateway(opts: GatewayOptions = {}): Promise<TestGateway> {
+  const owned = !opts.dir;
+  const dir = opts.dir ?? tempDir();
+  const home = path.join(dir, 'home');
+  const config = loadConfig({
+    PORT: '0',
+    DATA_DIR: path.join(dir, 'data'),
+    CLAUDE_WORKDIR: path.join(dir, 'workspace'),
+    LOG_LEVEL: 'silent',
+    KILL_GRACE_MS: '500',
+    SHUTDOWN_GRACE_MS: '200',
+    ...(opts.fake ? { CLAUDE_BIN: FAKE_CLAUDE } : {}),
+    ...opts.env,
+  });
+  const app = await buildApp(config, {
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      ANTHROPIC_API_KEY: 'sk-test',
+      ...(opts.mock ? { ANTHROPIC_BASE_URL: opts.mock.url } : {}),
+      ...opts.parentEnv,
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  const keys = config.apiKeys;
+  return {
+    app,
+    config,
+    url,
+    dir,
+    home,
+    openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: keys[0] ?? 'unused', maxRetries: 0 }),
+    async close() {
+      await app.close();
+      if (owned) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
