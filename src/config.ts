@@ -71,17 +71,28 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The CLI installed with the project (npm `@anthropic-ai/claude-code`), else `claude` on PATH. */
+/**
+ * The CLI installed with the project: the native binary of `@anthropic-ai/claude-code`'s platform
+ * package (present even when npm skipped the wrapper's postinstall), else the wrapper's bin, else
+ * `claude` on PATH.
+ */
 export function defaultClaudeBin(): string {
-  try {
-    const require = createRequire(import.meta.url);
-    const pkg = require.resolve('@anthropic-ai/claude-code/package.json');
-    const bin = path.join(path.dirname(pkg), 'bin', 'claude.exe');
-    if (existsSync(bin)) return bin;
-  } catch {
-    // not installed with the project: fall back to PATH
-  }
-  return 'claude';
+  const require = createRequire(import.meta.url);
+  const tryResolve = (pkg: string, file: string) => {
+    try {
+      const bin = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
+      return existsSync(bin) ? bin : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const platform = `@anthropic-ai/claude-code-${process.platform}-${process.arch}`;
+  return (
+    tryResolve(platform, 'claude') ??
+    tryResolve(`${platform}-musl`, 'claude') ??
+    tryResolve('@anthropic-ai/claude-code', path.join('bin', 'claude.exe')) ??
+    'claude'
+  );
 }
 
 /** Validates the environment; throws ConfigError naming the first bad variable. */
