@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
+import { GatewayError } from '../src/errors.js';
 import { withoutInternal } from '../src/event-bus.js';
 import { type GatewayEvent, eventTypeSchema } from '../src/process-types.js';
 import { parseWith } from '../src/validation.js';
@@ -32,16 +33,21 @@ const matches = (q: EventsQuery) => (e: GatewayEvent) =>
 const events: FastifyPluginAsync = async (app) => {
   const { bus } = app.gateway;
 
-  app.get(
-    '/v1/events',
-    {
-      websocket: true,
-      // Runs before the upgrade, so a bad query is a plain 400 answer.
-      preValidation: async (request) => {
-        parseWith(eventsQuery, request.query, 'query string');
-      },
+  app.route({
+    method: 'GET',
+    url: '/v1/events',
+    // Runs before the upgrade, so a bad query is a plain 400 answer.
+    preValidation: async (request) => {
+      parseWith(eventsQuery, request.query, 'query string');
     },
-    (socket: WebSocket, request) => {
+    // A plain HTTP GET (no upgrade) is told what to do instead.
+    handler: async () => {
+      throw new GatewayError(426, 'invalid_request_error', 'this is a WebSocket endpoint: connect with an upgrade request', {
+        code: 'upgrade_required',
+        headers: { upgrade: 'websocket' },
+      });
+    },
+    wsHandler: (socket: WebSocket, request) => {
       const q = parseWith(eventsQuery, request.query, 'query string');
       const wanted = matches(q);
       const send = (e: GatewayEvent) => {
@@ -65,7 +71,7 @@ const events: FastifyPluginAsync = async (app) => {
         unsubscribe();
       });
     },
-  );
+  });
 };
 
 export default events;

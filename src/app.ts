@@ -1,3 +1,4 @@
+import underPressure from '@fastify/under-pressure';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -9,10 +10,17 @@ import events from '../routes/events.js';
 import health from '../routes/health.js';
 import models from '../routes/models.js';
 import processes from '../routes/processes.js';
-import { registerAuth } from './auth.js';
+import { KeyRing, registerAuth } from './auth.js';
 import type { Config } from './config.js';
-import { registerErrorHandler } from './error-handler.js';
+import { registerErrorHandler, sendError } from './error-handler.js';
+import { InvalidRequestError, ServiceUnavailableError } from './errors.js';
 import { servicesPlugin } from './services.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    keyRing: KeyRing;
+  }
+}
 
 export interface AppOptions {
   /** Another provider than the Claude CLI one (tests of the provider boundary). */
@@ -41,10 +49,33 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    // Errors before routing (a malformed URL, say) get the OpenAI shape too.
+    frameworkErrors: (err, _request, reply) => {
+      void sendError(reply, new InvalidRequestError(`bad request: ${err.message}`, null, err.code ?? 'bad_request'));
+    },
   });
+  // Slow-loris guard: the request head must arrive promptly even though answers may take minutes.
+  app.server.headersTimeout = 30_000;
   registerErrorHandler(app, config.bodyLimitBytes);
-  registerAuth(app, config.apiKeys);
+  // Before any other onRequest hook (auth, load shedding): its own hook marks upgrade requests so that
+  // a refused upgrade (401, 503) gets its socket destroyed; registered later, such sockets stay open
+  // half-closed and app.close() never returns.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  const keyRing = new KeyRing(config.apiKeys, config.apiKeysFile);
+  app.decorate('keyRing', keyRing);
+  registerAuth(app, keyRing);
+  // Shed load with 503 when the event loop is saturated, rather than answering everyone late.
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.maxEventLoopDelayMs,
+    retryAfter: 5,
+    pressureHandler: (_request, reply, type, value) => {
+      reply.header('retry-after', '5');
+      void sendError(
+        reply,
+        new ServiceUnavailableError(`the gateway is overloaded (${type}: ${value}); retry later`, 'gateway_overloaded'),
+      );
+    },
+  });
   await app.register(docs);
   await app.register(servicesPlugin, { config, provider: opts.provider ?? defaultProvider(config, opts.env) });
   await app.register(chatCompletions);

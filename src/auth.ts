@@ -1,18 +1,50 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthenticationError } from './errors.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Compares against every key in constant time (hashing first makes the lengths equal). */
-export function keyMatcher(keys: readonly string[]): (candidate: string) => boolean {
-  const digests = keys.map(digest);
-  return (candidate) => {
+/** Keys from a file: one per line; blank lines and `#` comments are skipped. */
+export function readKeyFile(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+/**
+ * The gateway's API keys: from GATEWAY_API_KEYS and GATEWAY_API_KEYS_FILE; the file is read again
+ * on reload (SIGHUP). Compared in constant time: hashing first makes every comparison the same length.
+ */
+export class KeyRing {
+  private digests: Buffer[] = [];
+
+  constructor(
+    private readonly keys: readonly string[],
+    private readonly file?: string,
+  ) {
+    this.reload();
+  }
+
+  /** Whether keys are required at all (a key file that is empty still locks everything). */
+  get enabled(): boolean {
+    return this.keys.length > 0 || this.file !== undefined;
+  }
+
+  /** Re-reads the key file; throws (keeping the old keys) when it cannot be read. */
+  reload(): number {
+    const all = [...this.keys, ...(this.file ? readKeyFile(this.file) : [])];
+    this.digests = all.map(digest);
+    return all.length;
+  }
+
+  matches(candidate: string): boolean {
     const d = digest(candidate);
     let ok = false;
-    for (const k of digests) ok = timingSafeEqual(k, d) || ok;
+    for (const k of this.digests) ok = timingSafeEqual(k, d) || ok;
     return ok;
-  };
+  }
 }
 
 function presentedKey(request: FastifyRequest, allowQuery: boolean): string | undefined {
@@ -29,15 +61,14 @@ function presentedKey(request: FastifyRequest, allowQuery: boolean): string | un
   return undefined;
 }
 
-/** With GATEWAY_API_KEYS set, every `/v1` route needs `Authorization: Bearer <key>`. */
-export function registerAuth(app: FastifyInstance, keys: readonly string[]): void {
-  if (keys.length === 0) return;
-  const matches = keyMatcher(keys);
+/** With keys configured, every `/v1` route needs `Authorization: Bearer <key>`. */
+export function registerAuth(app: FastifyInstance, ring: KeyRing): void {
+  if (!ring.enabled) return;
   app.addHook('onRequest', async (request) => {
     const url = request.url;
     if (!(url === '/v1' || url.startsWith('/v1/') || url.startsWith('/v1?'))) return;
     const key = presentedKey(request, url.startsWith('/v1/events'));
     if (!key) throw new AuthenticationError('missing API key: send Authorization: Bearer <key>', 'missing_api_key');
-    if (!matches(key)) throw new AuthenticationError('invalid API key');
+    if (!ring.matches(key)) throw new AuthenticationError('invalid API key');
   });
 }

@@ -25,6 +25,7 @@ export const envSchema = z.object({
   MAX_QUEUE: intFrom(0, 1_000_000).default(100),
   REQUEST_TIMEOUT_MS: intFrom(1).default(600_000),
   GATEWAY_API_KEYS: csv.optional(),
+  GATEWAY_API_KEYS_FILE: z.string().min(1).refine(existsSync, 'no such file').optional(),
   ALLOWED_TOOLS: csv.default([]),
   LOG_LEVEL: logLevel.default('info'),
   // Extensions beyond the contract's table; documented in README.
@@ -32,6 +33,7 @@ export const envSchema = z.object({
   KILL_GRACE_MS: intFrom(0).default(2_000),
   SHUTDOWN_GRACE_MS: intFrom(0).default(10_000),
   BODY_LIMIT_BYTES: intFrom(1024).default(10 * 1024 * 1024),
+  MAX_EVENT_LOOP_DELAY_MS: intFrom(0).default(1_000),
   EVENT_RETENTION: intFrom(0).default(10_000),
   PROCESS_RETENTION: intFrom(1).default(10_000),
 });
@@ -53,12 +55,14 @@ export function configSchema(cwd: string) {
       maxQueue: e.MAX_QUEUE,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       apiKeys: e.GATEWAY_API_KEYS ?? [],
+      apiKeysFile: e.GATEWAY_API_KEYS_FILE ? abs(e.GATEWAY_API_KEYS_FILE) : undefined,
       allowedTools: e.ALLOWED_TOOLS,
       logLevel: e.LOG_LEVEL,
       envPassthrough: e.CLAUDE_ENV_PASSTHROUGH,
       killGraceMs: e.KILL_GRACE_MS,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
       eventRetention: e.EVENT_RETENTION,
       processRetention: e.PROCESS_RETENTION,
     };

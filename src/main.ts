@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await buildApp(config);
-  if (config.apiKeys.length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
+  if (!app.keyRing.enabled && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     app.log.warn(
       { host: config.host },
       'listening beyond loopback WITHOUT GATEWAY_API_KEYS: anyone who can reach this port can run Claude on this machine',
@@ -34,6 +34,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      app.log.info({ keys: app.keyRing.reload() }, 'API keys reloaded');
+    } catch (err) {
+      app.log.error({ err }, 'API key file could not be read: the previous keys stay in force');
+    }
+  });
   await app.listen({ host: config.host, port: config.port });
 }
 

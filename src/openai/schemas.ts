@@ -44,8 +44,11 @@ const toolChoice = z.union([
   z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) }),
 ]);
 
-/** Patterns like `Bash`, `Bash(git *)`, `mcp__srv__tool`: a strict grammar, they become CLI arguments. */
-export const TOOL_RULE = /^[A-Za-z][A-Za-z0-9_-]{0,63}(?:\([^()\u0000-\u001f]{1,512}\))?$/;
+/**
+ * Patterns like `Bash`, `Bash(git *)`, `mcp__srv__tool`: a strict grammar, since they become CLI
+ * arguments; no commas, which the CLI reads as separators between rules.
+ */
+export const TOOL_RULE = /^[A-Za-z][A-Za-z0-9_-]{0,63}(?:\([^(),\u0000-\u001f]{1,512}\))?$/;
 const toolRule = z.string().regex(TOOL_RULE, 'must be a tool name or a rule like "Bash(git *)"');
 
 export const chatCompletionRequestSchema = z.looseObject({
