@@ -95,5 +95,5 @@ export function runCliDirect(env: Record<string, string>, cwd: string, prompt: s
 }
 
 export function machineLine(): string {
-  return `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown cpu'}), Node ${process.version}, ${os.platform()} ${os.release()}`;
+  return `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown cpu'}), Node ${process.version}, ${os.platform()} ${os.release()}, 1-min load avg ${os.loadavg()[0]!.toFixed(2)} at start`;
 }

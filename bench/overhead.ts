@@ -14,6 +14,7 @@ const PROMPT = 'Say hello.';
 const REPLY = 'Hello from mock';
 
 async function main(): Promise<void> {
+  const machine = machineLine(); // before the load of the bench itself
   const mock = await startMockAnthropic();
   mock.setDefault({ text: REPLY });
   const gw = await startGateway({ mock });
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   console.log(`  prompt ${JSON.stringify(PROMPT)}, mock reply ${JSON.stringify(REPLY)} (project mock, no delays);`);
   console.log(`  CLI ${CLAUDE_BIN} -p --output-format=json --model=sonnet --session-id=<uuid> --tools= (prompt on stdin)`);
   console.log(`  gateway: in-process Fastify (startGateway), plain fetch, client time from request to parsed body`);
-  console.log(`  ${machineLine()}; total ${total.toFixed(1)} s\n`);
+  console.log(`  ${machine}; total ${total.toFixed(1)} s\n`);
   console.log(
     markdownTable(['path (ms)', 'median', 'p95', 'min', 'max'], [row('gateway (A)', a), row('direct CLI (B)', b), row('A − B, per pair', diffs)]),
   );

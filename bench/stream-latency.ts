@@ -195,6 +195,7 @@ function readTap(home: string, at = new Map<string, number>()): Map<string, numb
 const expectedText = (run: number): string[] => Array.from({ length: DELTAS }, (_, i) => `${token(run, i + 1)} `);
 
 async function main(): Promise<void> {
+  const machine = machineLine(); // before the load of the bench itself
   const upstream = await startUpstream();
   const binDir = tempDir('bench-stream-bin-');
   const wrapper = path.join(binDir, 'claude-tap.mjs');
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
   console.log(`  ("r1t0001 ", "r1t0002 ", …) ${DELTA_MS} ms apart from an in-bench SSE upstream on 127.0.0.1;`);
   console.log(`  real CLI behind a stdout-tapping wrapper (CLAUDE_BIN), in-process gateway (startGateway), fetch client;`);
   console.log(`  timestamps: process.hrtime (CLOCK_MONOTONIC) in every process`);
-  console.log(`  ${machineLine()}; total ${total.toFixed(1)} s\n`);
+  console.log(`  ${machine}; total ${total.toFixed(1)} s\n`);
   console.log(
     markdownTable(
       ['delay (ms)', 'deltas', 'median', 'p99', 'max'],

@@ -15,7 +15,7 @@ function cancelOnDisconnect(reply: FastifyReply, handle: ProcessHandle): void {
 }
 
 const chatCompletions: FastifyPluginAsync = async (app) => {
-  const { manager, provider, config, sessions } = app.gateway;
+  const { manager, provider, config, sessions, assertReady } = app.gateway;
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseWith(chatCompletionRequestSchema, request.body);
@@ -38,7 +38,9 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
     const onEvent = (ev: ProviderEvent) => {
       if (chunks && ev.type === 'text') write(chunks.text(ev.text));
     };
-    // Errors up to here (validation, 404 session, 429 queue full) are ordinary JSON answers.
+    // Errors up to here (validation, CLI missing, 404 session, 429 queue full) are ordinary JSON
+    // answers; once the stream has started they can only be its last event.
+    await assertReady();
     const handle = await manager.submit(job, onEvent);
     chunks = new ChunkBuilder({ id: handle.completionId, created: handle.created, model: job.model, processId: handle.id });
     reply.hijack();

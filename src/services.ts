@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Provider, ProviderHealth } from '../providers/types.js';
 import type { Config } from './config.js';
+import { ServiceUnavailableError } from './errors.js';
 import { EventBus } from './event-bus.js';
 import { ProcessManager } from './process-manager.js';
 import { nowSeconds } from './process-types.js';
@@ -18,6 +19,8 @@ export interface Gateway {
   sessions: SessionStore;
   /** Readiness of the provider: checked once, then cached (failures are re-checked after a while). */
   readiness(): Promise<ProviderHealth>;
+  /** Throws the 503 that readiness stands for when the provider is not usable. */
+  assertReady(): Promise<ProviderHealth>;
 }
 
 declare module 'fastify' {
@@ -74,7 +77,16 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
       return health.value;
     };
 
-    app.decorate('gateway', { config, provider, bus, manager, sessions, readiness });
+    const assertReady = async () => {
+      const h = await readiness();
+      if (!h.ok) {
+        const code = /not found/.test(h.reason ?? '') ? 'claude_not_found' : 'claude_unusable';
+        throw new ServiceUnavailableError(h.reason ?? 'the provider is not usable', code);
+      }
+      return h;
+    };
+
+    app.decorate('gateway', { config, provider, bus, manager, sessions, readiness, assertReady });
     app.addHook('preClose', async () => {
       await manager.shutdown(config.shutdownGraceMs);
     });

@@ -149,15 +149,10 @@ describe('missing CLI', () => {
     expect(r.body.error.message).toMatch(/^claude executable not found/);
     expect((await fetchJson(`${gw.url}/v1/processes/${r.headers.get('x-process-id')}`)).body.status).toBe('failed');
 
-    // streamed: the SSE response has begun before the spawn, so the same error comes as the final event
-    const streamed = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(completion('hello?', { stream: true })),
-    });
-    const last = (await streamed.text()).split('\n\n').filter(Boolean).at(-1)!;
-    const event = JSON.parse(last.replace(/^data: /, ''));
-    expect(event.error).toMatchObject({ code: 'claude_not_found', message: expect.stringMatching(/^claude executable not found/) });
+    // streamed: the readiness check runs before the stream starts, so this too is a plain 503
+    const streamed = await post(gw, completion('hello?', { stream: true }));
+    expect(streamed.status).toBe(503);
+    expect(streamed.body.error).toMatchObject({ code: 'claude_not_found', message: expect.stringMatching(/^claude executable not found/) });
 
     const sdkErr = await gw.openai.chat.completions.create(completion('sdk hello?') as any).catch((e: unknown) => e);
     expect(sdkErr).toBeInstanceOf(OpenAI.APIError);

@@ -1,13 +1,12 @@
 // /v1/processes: background runs, listing, cancelling, the queue bound, per-session order and
 // what a gateway restart leaves behind. Clients: plain fetch, the OpenAI SDK and `ws`.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
 import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
+import { spawnGateway } from './support/spawn-gateway.js';
 import {
   fetchJson,
   isAlive,
@@ -19,7 +18,6 @@ import {
   waitForStatus,
 } from './support/process-helpers.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const completion = (content: string, extra: Record<string, unknown> = {}) => ({
@@ -261,44 +259,18 @@ describe('restart', () => {
   });
 
   /** The real entry point in a child process, so that it can be SIGKILLed like a crash. */
-  async function spawnGateway(): Promise<{ proc: ChildProcess; url: string }> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        ANTHROPIC_API_KEY: 'sk-test',
-        PORT: '0',
-        DATA_DIR: path.join(dir, 'data'),
-        CLAUDE_WORKDIR: path.join(dir, 'workspace'),
-        CLAUDE_BIN: FAKE_CLAUDE,
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const spawnCrashable = () =>
+    spawnGateway({
+      HOME: home,
+      ANTHROPIC_API_KEY: 'sk-test',
+      DATA_DIR: path.join(dir, 'data'),
+      CLAUDE_WORKDIR: path.join(dir, 'workspace'),
+      CLAUDE_BIN: FAKE_CLAUDE,
     });
-    let out = '';
-    proc.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${out}`)), 20_000);
-      proc.stdout!.on('data', (c: Buffer) => {
-        out += c.toString('utf8');
-        const m = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`the gateway exited (${code}) before listening: ${out}`));
-      });
-    });
-    return { proc, url };
-  }
 
   it('records survive a crash; the interrupted process is failed with a clear error and a replayable event', async () => {
-    const first = await spawnGateway();
-    child = first.proc;
+    const first = await spawnCrashable();
+    child = first.child;
     const done = await fetchJson(`${first.url}/v1/chat/completions`, { body: completion('before the crash') });
     expect(done.status).toBe(200);
     const bg = await fetchJson(`${first.url}/v1/chat/completions`, { body: completion('FAKE_HANG forever', { background: true }) });
@@ -306,8 +278,7 @@ describe('restart', () => {
     await waitForStatus(first.url, bg.body.id, ['running']);
     await waitFor(() => readPidFile(path.join(home, 'fake-claude-grandchild.pid')), { what: 'the hanging fake CLI' });
 
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    expect(await first.stop('SIGKILL')).toBeNull(); // killed, no exit code: nothing could be cleaned up
 
     gw = await startGateway({ fake: true, dir });
     const old = await fetchJson(`${gw.url}/v1/processes/${done.body.process_id}`);

@@ -1,0 +1,559 @@
+/**
+ * openapi.yaml against the real server: every answer below comes from a running gateway (the real
+ * Claude CLI talking to the mock Anthropic API, or the fake CLI for faults) and is validated with
+ * openapi-backend against the document, bodies and headers; streamed chunks and WebSocket messages
+ * against their component schemas, compiled by the same library.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Document, OpenAPIBackend, ValidationContext } from 'openapi-backend';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { parse } from 'yaml';
+import { openapiPath } from '../src/paths.js';
+import { type TestGateway, startGateway } from './support/gateway.js';
+import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
+
+type Json = any; // answers are checked against the document, not typed here
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+  body: Json;
+}
+
+const specText = readFileSync(openapiPath, 'utf8');
+const doc = parse(specText) as Document & Record<string, any>;
+
+let api: OpenAPIBackend;
+/** Validators of component schemas (stream chunks, WebSocket messages), built by openapi-backend's Ajv. */
+let componentValidator: (name: string) => (value: unknown) => { valid: boolean; errors: unknown };
+
+let mock: MockUpstream;
+/** The real CLI against the mock upstream. */
+let real: TestGateway;
+/** The fake CLI (faults, slow streams), with a small body limit. */
+let fake: TestGateway;
+const extra: TestGateway[] = [];
+
+async function call(gw: TestGateway, method: string, url: string, opts: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...opts.headers };
+  let payload: string | undefined = opts.raw;
+  if (opts.body !== undefined) {
+    payload = JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(gw.url + url, { method, headers, body: payload });
+  const text = await res.text();
+  let body: Json = text;
+  if ((res.headers.get('content-type') ?? '').startsWith('application/json')) body = JSON.parse(text);
+  return { status: res.status, headers: Object.fromEntries(res.headers), text, body };
+}
+
+/** The answer's status is documented for the operation, and its JSON body matches the document. */
+function expectDocumented(operationId: string, res: Answer): void {
+  const op = api.getOperation(operationId);
+  expect(op, `operation ${operationId}`).toBeDefined();
+  const documented = (op!.responses ?? {})[String(res.status)] as Json;
+  expect(documented, `${operationId}: status ${res.status} is not documented`).toBeDefined();
+  const mediaType = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
+  if (res.text !== '') expect(Object.keys(documented.content ?? {}), `${operationId} ${res.status}`).toContain(mediaType);
+  if (mediaType === 'application/json') {
+    const result = api.validator.validateResponse(res.body, operationId, res.status);
+    expect(result.errors, `${operationId} ${res.status} body ${res.text.slice(0, 800)}`).toBeNull();
+  }
+  const headers = api.validator.validateResponseHeaders(res.headers, operationId, { statusCode: res.status });
+  expect(headers.errors, `${operationId} ${res.status} headers ${JSON.stringify(res.headers)}`).toBeNull();
+}
+
+function expectComponent(name: string, value: unknown): void {
+  const result = componentValidator(name)(value);
+  expect(result.errors, `${name}: ${JSON.stringify(value).slice(0, 800)}`).toBeNull();
+}
+
+function expectError(res: Answer, status: number, code: string): void {
+  expect(res.status, res.text).toBe(status);
+  expect(res.body.error.code).toBe(code);
+}
+
+const completion = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: 'claude-cli/haiku',
+  messages: [{ role: 'user', content }],
+  ...extra,
+});
+
+/** The `data:` payloads of a server-sent event stream, in order. */
+function sseData(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      expect(block.startsWith('data: '), `SSE event ${JSON.stringify(block)}`).toBe(true);
+      return block.slice('data: '.length);
+    });
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Subscriber {
+  ws: WebSocket;
+  messages: Json[];
+  close(): void;
+}
+
+function wsUrl(gw: TestGateway, query = ''): string {
+  return `${gw.url.replace(/^http/, 'ws')}/v1/events${query}`;
+}
+
+function subscribe(gw: TestGateway, query = '', headers: Record<string, string> = {}): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl(gw, query), { headers });
+    const messages: Json[] = [];
+    ws.on('message', (data, isBinary) => {
+      expect(isBinary).toBe(false);
+      messages.push(JSON.parse(data.toString('utf8')));
+    });
+    ws.once('open', () => resolve({ ws, messages, close: () => ws.close() }));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+}
+
+/** A refused WebSocket handshake: the plain HTTP answer. */
+function refusedHandshake(gw: TestGateway, query = ''): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl(gw, query));
+    ws.once('open', () => {
+      ws.close();
+      reject(new Error('the handshake was accepted'));
+    });
+    ws.once('error', () => {});
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)]));
+        resolve({ status: res.statusCode ?? 0, headers, text, body: JSON.parse(text) });
+        ws.terminate();
+      });
+    });
+  });
+}
+
+/** `{id}` → `:id`; a path parameter that may contain `/` (model ids) is Fastify's wildcard. */
+function fastifyPath(specPath: string): string {
+  if (specPath === '/v1/models/{model}') return '/v1/models/*';
+  return specPath.replace(/\{(\w+)\}/g, ':$1');
+}
+
+/** The routes the app registers, from Fastify's route tree (HEAD twins of GET routes left out). */
+function registeredRoutes(gw: TestGateway): Set<string> {
+  const out = new Set<string>();
+  const stack: string[] = [];
+  for (const line of gw.app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^((?:│ {3}| {4})*)(?:├── |└── )(\S+)(?: \(([A-Z, ]+)\))?/.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    stack.length = depth;
+    stack.push(m[2]!);
+    for (const method of (m[3] ?? '').split(', ').filter((x) => x && x !== 'HEAD')) {
+      out.add(`${method} ${stack.join('').replace(/\/+/g, '/')}`);
+    }
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  api = new OpenAPIBackend({
+    definition: structuredClone(doc),
+    strict: true,
+    // openapi-backend checks documents against the OpenAPI 3.0 meta-schema only; quick mode skips
+    // that check (this is a 3.1 document) and the validators are compiled eagerly below instead.
+    quick: true,
+    customizeAjv: (ajv) => ajv.addFormat('uuid', UUID),
+  });
+  await api.init();
+  api.validator.preCompileRequestValidators();
+  api.validator.preCompileResponseValidators();
+  api.validator.preCompileResponseHeaderValidators();
+  const ajv = api.validator.getAjv(ValidationContext.Response);
+  const schemas = (api.definition as Json).components.schemas;
+  const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
+  componentValidator = (name) => {
+    expect(schemas[name], `component ${name}`).toBeDefined();
+    if (!compiled.has(name)) compiled.set(name, ajv.compile(schemas[name]));
+    const validate = compiled.get(name)!;
+    return (value) => (validate(value) ? { valid: true, errors: null } : { valid: false, errors: validate.errors });
+  };
+
+  mock = await startMockAnthropic();
+  [real, fake] = await Promise.all([
+    startGateway({ mock, env: { ALLOWED_TOOLS: 'Read' } }),
+    startGateway({ fake: true, env: { BODY_LIMIT_BYTES: '2048' } }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.allSettled([real, fake, ...extra].filter(Boolean).map((gw) => gw.close()));
+  await mock?.close();
+});
+
+async function extraGateway(env: Record<string, string>): Promise<TestGateway> {
+  const gw = await startGateway({ fake: true, env });
+  extra.push(gw);
+  return gw;
+}
+
+describe('the document', () => {
+  it('is OpenAPI 3.1 and loads into openapi-backend with every validator compiled', () => {
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    const ops = api.getOperations();
+    expect(ops.length).toBeGreaterThanOrEqual(13);
+    const ids = ops.map((o) => o.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const op of ops) {
+      expect(op.operationId, `${op.method} ${op.path}`).toBeTruthy();
+      for (const [status, res] of Object.entries(op.responses ?? {})) {
+        expect((res as Json).description, `${op.operationId} ${status}`).toBeTruthy();
+      }
+      // /v1 needs the bearer key when GATEWAY_API_KEYS is set; nothing else ever does.
+      const schemes = (op.security ?? doc.security ?? []).flatMap((s: Json) => Object.keys(s));
+      if (op.path.startsWith('/v1/')) expect(schemes, op.operationId).toContain('bearerAuth');
+      else expect(schemes, op.operationId).toEqual([]);
+    }
+    for (const name of ['ChatCompletionChunk', 'GatewayEvent', 'Error', 'Process', 'ChatCompletion']) componentValidator(name);
+  });
+
+  it('documents exactly the routes the app registers', () => {
+    const documented = new Set<string>();
+    for (const [p, item] of Object.entries(doc.paths as Json)) {
+      for (const m of METHODS) if ((item as Json)[m]) documented.add(`${m.toUpperCase()} ${fastifyPath(p)}`);
+    }
+    for (const route of documented) {
+      const [method, url] = route.split(' ') as [string, string];
+      expect(real.app.hasRoute({ method: method as 'GET', url }), `${route} is documented but not registered`).toBe(true);
+    }
+    const registered = registeredRoutes(real);
+    expect(registered.size).toBeGreaterThanOrEqual(documented.size);
+    // Swagger UI's own assets and its trailing-slash twin of /docs are described in /docs.
+    const undocumented = [...registered].filter(
+      (r) => !documented.has(r) && !r.startsWith('GET /docs/static/') && r !== 'GET /docs/' && r !== 'GET /docs/*',
+    );
+    expect(undocumented).toEqual([]);
+  });
+
+  it('is what /openapi.yaml and /docs serve', async () => {
+    const yaml = await call(real, 'GET', '/openapi.yaml');
+    expectDocumented('getOpenApiDocument', yaml);
+    expect(yaml.text).toBe(specText);
+    const html = await call(real, 'GET', '/docs');
+    expectDocumented('getDocs', html);
+    expect(html.text).toContain('swagger-ui');
+    const json = await call(real, 'GET', '/docs/json');
+    expectDocumented('getDocsJson', json);
+    expect(json.body).toEqual(doc);
+    const docsYaml = await call(real, 'GET', '/docs/yaml');
+    expectDocumented('getDocsYaml', docsYaml);
+    expect(parse(docsYaml.text)).toEqual(doc);
+  });
+});
+
+describe('health and models', () => {
+  it('/health and /ready', async () => {
+    expectDocumented('health', await call(real, 'GET', '/health'));
+    const ready = await call(real, 'GET', '/ready');
+    expect(ready.status).toBe(200);
+    expectDocumented('ready', ready);
+  });
+
+  it('/ready and completions answer 503 when the CLI is missing', async () => {
+    const broken = await extraGateway({ CLAUDE_BIN: path.join(fake.dir, 'no-such-claude') });
+    const ready = await call(broken, 'GET', '/ready');
+    expectError(ready, 503, 'claude_not_found');
+    expectDocumented('ready', ready);
+    const res = await call(broken, 'POST', '/v1/chat/completions', { body: completion('hi') });
+    expectError(res, 503, 'claude_not_found');
+    expectDocumented('createChatCompletion', res);
+  });
+
+  it('/v1/models and /v1/models/{model}', async () => {
+    const list = await call(real, 'GET', '/v1/models');
+    expectDocumented('listModels', list);
+    expect(list.body.data.map((m: Json) => m.id)).toContain('claude-cli/sonnet');
+    const one = await call(real, 'GET', '/v1/models/claude-cli/sonnet');
+    expectDocumented('retrieveModel', one);
+    expect(one.body.id).toBe('claude-cli/sonnet');
+    const encoded = await call(real, 'GET', '/v1/models/claude-cli%2Fsonnet');
+    expect(encoded.body).toEqual(one.body);
+    const missing = await call(real, 'GET', '/v1/models/claude-cli/gpt-4o');
+    expectError(missing, 404, 'model_not_found');
+    expectDocumented('retrieveModel', missing);
+  });
+});
+
+describe('chat completions', () => {
+  it('200 chat.completion from the real CLI, with its headers', async () => {
+    mock.on('CAPITAL', { text: 'Paris.', usage: { input_tokens: 12, output_tokens: 3, cache_read_input_tokens: 4 } });
+    const res = await call(real, 'POST', '/v1/chat/completions', {
+      body: {
+        ...completion('CAPITAL of France?'),
+        messages: [{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: [{ type: 'text', text: 'CAPITAL of France?' }] }],
+        temperature: 0.2,
+        max_tokens: 50,
+        stop: ['\n'],
+      },
+    });
+    expect(res.status, res.text).toBe(200);
+    expectDocumented('createChatCompletion', res);
+    expect(res.body.choices[0].message.content).toBe('Paris.');
+    expect(res.body.usage.prompt_tokens_details.cached_tokens).toBe(4);
+    expect(res.headers['x-process-id']).toBe(res.body.process_id);
+  });
+
+  it('400 for bad bodies', async () => {
+    const cases: [Answer, string][] = [
+      [await call(fake, 'POST', '/v1/chat/completions', { body: { messages: [{ role: 'user', content: 'hi' }] } }), 'missing_required_parameter'],
+      [await call(fake, 'POST', '/v1/chat/completions', { raw: '{"model":', headers: { 'content-type': 'application/json' } }), 'invalid_json'],
+      [await call(fake, 'POST', '/v1/chat/completions', { raw: 'hello', headers: { 'content-type': 'text/plain' } }), 'unsupported_media_type'],
+      [await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { session_id: 'not-a-uuid' }) }), 'invalid_value'],
+      [await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { temperature: 7 }) }), 'invalid_value'],
+      [
+        await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { tools: [{ type: 'function', function: { name: 'Bash' } }] }) }),
+        'tool_not_allowed',
+      ],
+    ];
+    for (const [res, code] of cases) {
+      expectError(res, 400, code);
+      expectDocumented('createChatCompletion', res);
+    }
+    expect(cases[0]![0].body.error.param).toBe('model');
+  });
+
+  it('404 for an unknown model or session, 413 for a large body', async () => {
+    const model = await call(fake, 'POST', '/v1/chat/completions', { body: { ...completion('hi'), model: 'gpt-4o' } });
+    expectError(model, 404, 'model_not_found');
+    expectDocumented('createChatCompletion', model);
+    const session = await call(fake, 'POST', '/v1/chat/completions', {
+      body: completion('hi', { session_id: '3f1c7f8e-2b4a-4c8e-9d61-0c5e2a7b9e10' }),
+    });
+    expectError(session, 404, 'session_not_found');
+    expectDocumented('createChatCompletion', session);
+    const large = await call(fake, 'POST', '/v1/chat/completions', { body: completion('x'.repeat(4096)) });
+    expectError(large, 413, 'payload_too_large');
+    expectDocumented('createChatCompletion', large);
+  });
+
+  it('502 when the CLI prints garbage, 504 past the deadline', async () => {
+    const garbage = await call(fake, 'POST', '/v1/chat/completions', { body: completion('FAKE_GARBAGE') });
+    expectError(garbage, 502, 'bad_cli_output');
+    expectDocumented('createChatCompletion', garbage);
+    const slow = await extraGateway({ REQUEST_TIMEOUT_MS: '300' });
+    const late = await call(slow, 'POST', '/v1/chat/completions', { body: completion('FAKE_HANG') });
+    expectError(late, 504, 'deadline_exceeded');
+    expectDocumented('createChatCompletion', late);
+  });
+
+  it('429 with Retry-After when the queue is full', async () => {
+    const tight = await extraGateway({ MAX_CONCURRENCY: '1', MAX_QUEUE: '0' });
+    const busy = await call(tight, 'POST', '/v1/chat/completions', { body: completion('FAKE_SLOW_STREAM', { background: true }) });
+    expect(busy.status).toBe(202);
+    const full = await call(tight, 'POST', '/v1/chat/completions', { body: completion('hi') });
+    expectError(full, 429, 'queue_full');
+    expectDocumented('createChatCompletion', full);
+    expect(Number(full.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const streamed = await call(tight, 'POST', '/v1/chat/completions', { body: completion('hi', { stream: true }) });
+    expectError(streamed, 429, 'queue_full');
+    expectDocumented('createChatCompletion', streamed);
+    await call(tight, 'DELETE', `/v1/processes/${busy.body.id}`);
+  });
+
+  it('streams chat.completion.chunk events that match the chunk schema, then [DONE]', async () => {
+    mock.on('STREAMME', { text: ['Hel', 'lo, ', 'world'], chunkDelayMs: 5 });
+    const res = await call(real, 'POST', '/v1/chat/completions', {
+      body: completion('STREAMME please', { stream: true, stream_options: { include_usage: true } }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expectDocumented('createChatCompletion', res);
+    const data = sseData(res.text);
+    expect(data.at(-1)).toBe('[DONE]');
+    const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
+    for (const chunk of chunks) expectComponent('ChatCompletionChunk', chunk);
+    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    expect(chunks[0].process_id).toBe(res.headers['x-process-id']);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello, world');
+    expect(chunks.at(-2).choices[0].finish_reason).toBe('stop');
+    expect(chunks.at(-1).choices).toEqual([]);
+    expect(chunks.at(-1).usage.total_tokens).toBeGreaterThan(0);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+  });
+
+  it('ends a failed stream with an error event matching the Error schema, without [DONE]', async () => {
+    const res = await call(fake, 'POST', '/v1/chat/completions', { body: completion('FAKE_CRASH', { stream: true }) });
+    expect(res.status).toBe(200);
+    const data = sseData(res.text);
+    expect(data).not.toContain('[DONE]');
+    const events = data.map((d) => JSON.parse(d));
+    for (const chunk of events.slice(0, -1)) expectComponent('ChatCompletionChunk', chunk);
+    expectComponent('Error', events.at(-1));
+    expect(events.at(-1).error.code).toBe('bad_cli_output');
+  });
+});
+
+describe('processes and events', () => {
+  it('202 background process, followed on /v1/processes and on the WebSocket', async () => {
+    const sub = await subscribe(real);
+    try {
+      mock.on('BACKGROUND', { text: 'done in the background', firstByteDelayMs: 50 });
+      const accepted = await call(real, 'POST', '/v1/chat/completions', { body: completion('BACKGROUND job', { background: true }) });
+      expect(accepted.status, accepted.text).toBe(202);
+      expectDocumented('createChatCompletion', accepted);
+      const id: string = accepted.body.id;
+      expect(['queued', 'running']).toContain(accepted.body.status);
+
+      const done = await waitFor('the process to complete', async () => {
+        const res = await call(real, 'GET', `/v1/processes/${id}`);
+        expectDocumented('getProcess', res);
+        return res.body.status === 'completed' ? res : undefined;
+      });
+      expect(done.body.result.choices[0].message.content).toBe('done in the background');
+      expect(done.body.completed_at).toBeGreaterThanOrEqual(done.body.started_at);
+
+      const events = await waitFor('PROCESS_COMPLETE on the socket', () => {
+        const mine = sub.messages.filter((m) => m.process_id === id);
+        return mine.some((m) => m.type === 'PROCESS_COMPLETE') ? mine : undefined;
+      });
+      expect(events.map((e) => e.type)).toEqual(['PROCESS_QUEUED', 'PROCESS_STARTED', 'PROCESS_COMPLETE']);
+      for (const e of sub.messages) expectComponent('GatewayEvent', e);
+
+      // `since` replays what was missed, with the same messages.
+      const replay = await subscribe(real, `?since=0&process_id=${id}&types=PROCESS_QUEUED,PROCESS_COMPLETE`);
+      try {
+        const replayed = await waitFor('the replay', () => (replay.messages.length >= 2 ? replay.messages : undefined));
+        for (const e of replayed) expectComponent('GatewayEvent', e);
+        expect(replayed).toEqual(events.filter((e) => e.type !== 'PROCESS_STARTED'));
+      } finally {
+        replay.close();
+      }
+
+      const page = await call(real, 'GET', `/v1/processes?session_id=${done.body.session_id}&limit=5`);
+      expectDocumented('listProcesses', page);
+      expect(page.body.data.map((p: Json) => p.id)).toEqual([id]);
+      const all = await call(real, 'GET', '/v1/processes?limit=1');
+      expectDocumented('listProcesses', all);
+      const next = await call(real, 'GET', `/v1/processes?limit=1&after=${all.body.last_id}`);
+      expectDocumented('listProcesses', next);
+      const empty = await call(real, 'GET', '/v1/processes?status=queued');
+      expectDocumented('listProcesses', empty);
+      expect(empty.body).toMatchObject({ data: [], first_id: null, last_id: null, has_more: false });
+
+      const finished = await call(real, 'DELETE', `/v1/processes/${id}`);
+      expectDocumented('cancelProcess', finished);
+      expect(finished.body).toEqual(done.body);
+    } finally {
+      sub.close();
+    }
+  });
+
+  it('tool activity events of a streamed run match GatewayEvent', async () => {
+    const file = path.join(real.config.workdir, 'notes.txt');
+    writeFileSync(file, 'the notes say hello\n');
+    mock.on('READ_NOTES', { kind: 'tool_use', name: 'Read', input: { file_path: file } });
+    const sub = await subscribe(real, '?types=PROCESS_TOOL_USE,PROCESS_TOOL_RESULT,PROCESS_COMPLETE');
+    try {
+      const res = await call(real, 'POST', '/v1/chat/completions', {
+        body: completion('READ_NOTES now', { stream: true, tools: [{ type: 'function', function: { name: 'Read' } }] }),
+      });
+      expect(res.status).toBe(200);
+      for (const d of sseData(res.text).slice(0, -1)) expectComponent('ChatCompletionChunk', JSON.parse(d));
+      const pid = res.headers['x-process-id'];
+      const events = await waitFor('tool events', () => {
+        const mine = sub.messages.filter((m) => m.process_id === pid);
+        return mine.some((m) => m.type === 'PROCESS_COMPLETE') ? mine : undefined;
+      });
+      expect(events.map((e) => e.type)).toEqual(['PROCESS_TOOL_USE', 'PROCESS_TOOL_RESULT', 'PROCESS_COMPLETE']);
+      for (const e of events) expectComponent('GatewayEvent', e);
+    } finally {
+      sub.close();
+    }
+  });
+
+  it('DELETE cancels a running process; unknown processes are 404; bad queries 400', async () => {
+    const sub = await subscribe(fake, '?types=PROCESS_COMPLETE');
+    try {
+      const accepted = await call(fake, 'POST', '/v1/chat/completions', { body: completion('FAKE_SLOW_STREAM', { background: true }) });
+      expectDocumented('createChatCompletion', accepted);
+      const cancelled = await call(fake, 'DELETE', `/v1/processes/${accepted.body.id}`);
+      expectDocumented('cancelProcess', cancelled);
+      expect(cancelled.body.status).toBe('cancelled');
+      expect(cancelled.body.error.code).toBe('cancelled');
+      const [event] = await waitFor('the cancel event', () => (sub.messages.length ? sub.messages : undefined));
+      expectComponent('GatewayEvent', event);
+      expect(event).toMatchObject({ type: 'PROCESS_COMPLETE', status: 'cancelled', process_id: accepted.body.id });
+    } finally {
+      sub.close();
+    }
+
+    const unknown = 'proc_00000000000000000000000000000000';
+    for (const [method, op] of [['GET', 'getProcess'], ['DELETE', 'cancelProcess']] as const) {
+      const res = await call(fake, method, `/v1/processes/${unknown}`);
+      expectError(res, 404, 'process_not_found');
+      expectDocumented(op, res);
+    }
+    for (const query of ['limit=0', 'after=nope', 'status=done', 'session_id=x']) {
+      const res = await call(fake, 'GET', `/v1/processes?${query}`);
+      expectError(res, 400, 'invalid_value');
+      expectDocumented('listProcesses', res);
+    }
+    const wsBad = await refusedHandshake(fake, '?types=PROCESS_DONE');
+    expectError(wsBad, 400, 'invalid_value');
+    expectDocumented('subscribeEvents', wsBad);
+
+    const route = await call(fake, 'GET', '/v1/nothing-here');
+    expectError(route, 404, 'unknown_route');
+    expectComponent('Error', route.body);
+  });
+});
+
+describe('API keys', () => {
+  it('401 on /v1 without a valid key; health and docs stay open', async () => {
+    const locked = await extraGateway({ GATEWAY_API_KEYS: 'k1' });
+    const missing = await call(locked, 'GET', '/v1/models');
+    expectError(missing, 401, 'missing_api_key');
+    expectDocumented('listModels', missing);
+    const wrong = await call(locked, 'POST', '/v1/chat/completions', { body: completion('hi'), headers: { authorization: 'Bearer k2' } });
+    expectError(wrong, 401, 'invalid_api_key');
+    expectDocumented('createChatCompletion', wrong);
+    for (const [url, op] of [['/v1/processes', 'listProcesses'], ['/v1/processes/proc_x', 'getProcess'], ['/v1/models/sonnet', 'retrieveModel']]) {
+      const res = await call(locked, 'GET', url!);
+      expectError(res, 401, 'missing_api_key');
+      expectDocumented(op!, res);
+    }
+    const ok = await call(locked, 'GET', '/v1/models', { headers: { authorization: 'Bearer k1' } });
+    expectDocumented('listModels', ok);
+    expect(ok.status).toBe(200);
+    expect((await call(locked, 'GET', '/health')).status).toBe(200);
+    expect((await call(locked, 'GET', '/openapi.yaml')).status).toBe(200);
+
+    const wsDenied = await refusedHandshake(locked);
+    expectError(wsDenied, 401, 'missing_api_key');
+    expectDocumented('subscribeEvents', wsDenied);
+    const viaQuery = await subscribe(locked, '?api_key=k1');
+    viaQuery.close();
+    const viaHeader = await subscribe(locked, '', { authorization: 'Bearer k1' });
+    viaHeader.close();
+  });
+});
