@@ -10,7 +10,7 @@ import type { ProviderEvent } from '../providers/types.js';
 /** Cancels the process when the client goes away before the answer is complete. */
 function cancelOnDisconnect(reply: FastifyReply, handle: ProcessHandle): void {
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) handle.cancel('the client disconnected');
+    if (!reply.raw.writableFinished) handle.cancel('client_disconnected');
   });
 }
 

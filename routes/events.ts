@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { GatewayError } from '../src/errors.js';
 import { withoutInternal } from '../src/event-bus.js';
-import { type GatewayEvent, eventTypeSchema } from '../src/process-types.js';
+import { type GatewayEvent, PROCESS_ID, eventTypeSchema } from '../src/process-types.js';
 import { parseWith } from '../src/validation.js';
 
 /** A subscriber this far behind is dropped rather than buffered for without bound. */
@@ -13,8 +13,8 @@ export const CLOSE_TOO_SLOW = 4008;
 const PING_MS = 30_000;
 
 const eventsQuery = z.object({
-  process_id: z.string().max(100).optional(),
-  session_id: z.string().max(100).optional(),
+  process_id: z.string().regex(PROCESS_ID, 'must be a process id').optional(),
+  session_id: z.uuid({ message: 'must be a UUID' }).optional(),
   types: z
     .string()
     .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))

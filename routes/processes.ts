@@ -1,10 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { NotFoundError } from '../src/errors.js';
-import { processStatusSchema } from '../src/process-types.js';
+import { PROCESS_ID, processStatusSchema } from '../src/process-types.js';
 import { parseWith } from '../src/validation.js';
-
-export const PROCESS_ID = /^proc_[0-9a-f]{32}$/;
 
 const listQuery = z.object({
   status: processStatusSchema.optional(),
@@ -34,7 +32,7 @@ const processes: FastifyPluginAsync = async (app) => {
 
   app.delete('/v1/processes/:id', async (request) => {
     const { id } = parseWith(idParams, request.params);
-    const record = await manager.cancel(id, 'cancelled by DELETE /v1/processes/:id');
+    const record = await manager.cancel(id, 'deleted');
     if (!record) throw notFound(id);
     return record;
   });

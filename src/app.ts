@@ -13,7 +13,7 @@ import processes from '../routes/processes.js';
 import { KeyRing, registerAuth } from './auth.js';
 import type { Config } from './config.js';
 import { registerErrorHandler, sendError } from './error-handler.js';
-import { InvalidRequestError, ServiceUnavailableError } from './errors.js';
+import { GatewayError, InvalidRequestError } from './errors.js';
 import { servicesPlugin } from './services.js';
 
 declare module 'fastify' {
@@ -48,8 +48,21 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     requestTimeout: 0,
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
-    return503OnClosing: true,
+    // Our own onRequest hook answers 503 while closing, in the OpenAI error shape.
+    return503OnClosing: false,
     // Errors before routing (a malformed URL, say) get the OpenAI shape too.
+    // Malformed HTTP (a header timeout, say) is answered in the same shape before any routing.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const status = (err as { code?: string }).code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const body = JSON.stringify({
+        error: { message: `bad request: ${err.message}`, type: 'invalid_request_error', param: null, code: 'bad_http_request' },
+      });
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    },
     frameworkErrors: (err, _request, reply) => {
       void sendError(reply, new InvalidRequestError(`bad request: ${err.message}`, null, err.code ?? 'bad_request'));
     },
@@ -67,13 +80,12 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   // Shed load with 503 when the event loop is saturated, rather than answering everyone late.
   await app.register(underPressure, {
     maxEventLoopDelay: config.maxEventLoopDelayMs,
-    retryAfter: 5,
-    pressureHandler: (_request, reply, type, value) => {
-      reply.header('retry-after', '5');
-      void sendError(
-        reply,
-        new ServiceUnavailableError(`the gateway is overloaded (${type}: ${value}); retry later`, 'gateway_overloaded'),
-      );
+    // A rejected promise goes to the error handler, which answers in the OpenAI shape.
+    pressureHandler: async (_request, _reply, type, value) => {
+      throw new GatewayError(503, 'api_error', `the gateway is overloaded (${type}: ${value}); retry later`, {
+        code: 'gateway_overloaded',
+        headers: { 'retry-after': '5' },
+      });
     },
   });
   await app.register(docs);

@@ -108,11 +108,20 @@ export class DeadlineError extends GatewayError {
   }
 }
 
-/** The process was cancelled by DELETE, a client disconnect or shutdown. */
+export type CancelReason = 'deleted' | 'client_disconnected' | 'shutdown';
+
+const CANCELLATIONS: Record<CancelReason, { status: number; code: string; message: string }> = {
+  deleted: { status: 409, code: 'cancelled', message: 'the process was cancelled (DELETE /v1/processes/{id})' },
+  // 499 is nginx's "client closed request": nobody is left to read it.
+  client_disconnected: { status: 499, code: 'client_disconnected', message: 'the process was cancelled: the client disconnected' },
+  shutdown: { status: 503, code: 'shutting_down', message: 'the process was cancelled: the gateway is shutting down' },
+};
+
+/** The process was cancelled: by DELETE, by its client going away, or by shutdown. */
 export class CancelledError extends GatewayError {
-  constructor(reason: string) {
-    // 499 is nginx's "client closed request": nobody reads it when the client is gone.
-    super(499, 'cancelled', `the process was cancelled: ${reason}`, { code: 'cancelled' });
+  constructor(readonly reason: CancelReason) {
+    const c = CANCELLATIONS[reason];
+    super(c.status, 'cancelled', c.message, { code: c.code });
   }
 }
 

@@ -4,6 +4,7 @@ import type { Provider, ProviderEvent, ProviderRequest } from '../providers/type
 import type { Config } from './config.js';
 import {
   BadCliOutputError,
+  type CancelReason,
   CancelledError,
   DeadlineError,
   GatewayError,
@@ -41,7 +42,7 @@ export interface ProcessHandle {
   record(): ProcessRecord;
   /** Resolves once the process is completed, failed or cancelled; `error` is set unless completed. */
   done: Promise<Outcome>;
-  cancel(reason: string): void;
+  cancel(reason: CancelReason): void;
 }
 
 interface Run {
@@ -77,10 +78,15 @@ export class ProcessManager {
   private readonly running = new Map<string, Run>();
   private readonly busySessions = new Set<string>();
   private readonly runs = new Map<string, Run>();
-  private closing = false;
+  private isClosing = false;
   private avgRunMs = 5_000;
 
   constructor(private readonly deps: ProcessManagerDeps) {}
+
+  /** True once shutdown began: new work is refused. */
+  get closing(): boolean {
+    return this.isClosing;
+  }
 
   get activeCount(): number {
     return this.running.size;
@@ -92,7 +98,7 @@ export class ProcessManager {
 
   async submit(job: CompletionJob, observer?: RunObserver): Promise<ProcessHandle> {
     const { config, sessions, provider, bus } = this.deps;
-    if (this.closing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
+    if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
     const sid = job.request.sessionId;
     if (job.request.resume && !sessions.get(sid) && !(await provider.hasSession(sid))) {
       throw new NotFoundError(`session ${sid} does not exist`, 'session_id', 'session_not_found');
@@ -151,7 +157,7 @@ export class ProcessManager {
    * Cancels a queued or running process and resolves with its record once it has stopped (the CLI
    * killed); a finished one is returned as it is, an unknown one as undefined.
    */
-  async cancel(id: string, reason: string): Promise<ProcessRecord | undefined> {
+  async cancel(id: string, reason: CancelReason): Promise<ProcessRecord | undefined> {
     const run = this.runs.get(id);
     if (run && !run.finished) {
       const at = this.pending.indexOf(run);
@@ -168,13 +174,13 @@ export class ProcessManager {
 
   /** Stops accepting, lets running processes finish within the grace period, cancels the rest. */
   async shutdown(graceMs: number): Promise<void> {
-    this.closing = true;
-    for (const run of [...this.pending]) void this.cancel(run.id, 'the gateway is shutting down');
+    this.isClosing = true;
+    for (const run of [...this.pending]) void this.cancel(run.id, 'shutdown');
     const all = () => Promise.all([...this.running.values()].map((r) => this.waitFor(r)));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
-    for (const run of [...this.running.values()]) run.controller.abort(new CancelledError('the gateway is shutting down'));
+    for (const run of [...this.running.values()]) run.controller.abort(new CancelledError('shutdown'));
     await all();
   }
 

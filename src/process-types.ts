@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { openAIErrorSchema } from './errors.js';
 import { chatCompletionSchema } from './openai/schemas.js';
 
+export const PROCESS_ID = /^proc_[0-9a-f]{32}$/;
+
 export const processStatusSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
 export type ProcessStatus = z.infer<typeof processStatusSchema>;
 export const TERMINAL: readonly ProcessStatus[] = ['completed', 'failed', 'cancelled'];

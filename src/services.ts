@@ -87,6 +87,10 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
     };
 
     app.decorate('gateway', { config, provider, bus, manager, sessions, readiness, assertReady });
+    // Requests still arriving on open connections while shutting down get the OpenAI error shape.
+    app.addHook('onRequest', async () => {
+      if (manager.closing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
+    });
     app.addHook('preClose', async () => {
       await manager.shutdown(config.shutdownGraceMs);
     });

@@ -10,7 +10,10 @@ import { type Document, OpenAPIBackend, ValidationContext } from 'openapi-backen
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse } from 'yaml';
+import { CLAUDE_CODE_TOOLS } from '../src/openai/request.js';
+import { TOOL_RULE, chatCompletionChunkSchema, chatCompletionRequestSchema, chatCompletionSchema } from '../src/openai/schemas.js';
 import { openapiPath } from '../src/paths.js';
+import { eventTypeSchema, gatewayEventSchema, processRecordSchema, processStatusSchema } from '../src/process-types.js';
 import { type TestGateway, startGateway } from './support/gateway.js';
 import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
 
@@ -68,6 +71,9 @@ function expectDocumented(operationId: string, res: Answer): void {
   }
   const headers = api.validator.validateResponseHeaders(res.headers, operationId, { statusCode: res.status });
   expect(headers.errors, `${operationId} ${res.status} headers ${JSON.stringify(res.headers)}`).toBeNull();
+  for (const [name, header] of Object.entries(documented.headers ?? {})) {
+    if ((header as Json).required) expect(res.headers[name.toLowerCase()], `${operationId} ${res.status}: header ${name}`).toBeDefined();
+  }
 }
 
 function expectComponent(name: string, value: unknown): void {
@@ -80,10 +86,10 @@ function expectError(res: Answer, status: number, code: string): void {
   expect(res.body.error.code).toBe(code);
 }
 
-const completion = (content: string, extra: Record<string, unknown> = {}) => ({
+const completion = (content: string, fields: Record<string, unknown> = {}) => ({
   model: 'claude-cli/haiku',
   messages: [{ role: 'user', content }],
-  ...extra,
+  ...fields,
 });
 
 /** The `data:` payloads of a server-sent event stream, in order. */
@@ -168,7 +174,10 @@ function registeredRoutes(gw: TestGateway): Set<string> {
     if (!m) continue;
     const depth = m[1]!.length / 4;
     stack.length = depth;
-    stack.push(m[2]!);
+    // A wildcard segment is printed without the '/' before it (`/v1/models` → `*`).
+    const segment = m[2]!;
+    const joined = stack.join('');
+    stack.push(segment.startsWith('*') && !joined.endsWith('/') ? `/${segment}` : segment);
     for (const method of (m[3] ?? '').split(', ').filter((x) => x && x !== 'HEAD')) {
       out.add(`${method} ${stack.join('').replace(/\/+/g, '/')}`);
     }
@@ -237,6 +246,44 @@ describe('the document', () => {
     for (const name of ['ChatCompletionChunk', 'GatewayEvent', 'Error', 'Process', 'ChatCompletion']) componentValidator(name);
   });
 
+  it('rejects what it forbids (the validators are not vacuous)', () => {
+    const error = { error: { message: 'm', type: 't', param: null, code: null } };
+    expect(api.validator.validateResponse(error, 'getProcess', 404).valid).toBe(true);
+    expect(api.validator.validateResponse({ error: { ...error.error, param: 1 } }, 'getProcess', 404).valid).toBe(false);
+    expect(api.validator.validateResponse({ ...error, extra: true }, 'getProcess', 404).valid).toBe(false);
+    expect(api.validator.validateResponse({ id: 'proc_1', object: 'process' }, 'getProcess', 200).valid).toBe(false);
+    const chunk = {
+      id: `chatcmpl-${'0'.repeat(32)}`,
+      object: 'chat.completion.chunk',
+      created: 1767225600,
+      model: 'sonnet',
+      choices: [{ index: 0, delta: { content: 'x' }, finish_reason: null, logprobs: null }],
+    };
+    expect(componentValidator('ChatCompletionChunk')(chunk).valid).toBe(true);
+    expect(componentValidator('ChatCompletionChunk')({ ...chunk, created: 1767225600.5 }).valid).toBe(false);
+    expect(componentValidator('ChatCompletionChunk')({ ...chunk, choices: [{ ...chunk.choices[0], finish_reason: 'done' }] }).valid).toBe(false);
+    const event = { seq: 1, type: 'PROCESS_QUEUED', ts: 1767225600.123, process_id: 'p', session_id: 's', status: 'queued', model: 'm' };
+    expect(componentValidator('GatewayEvent')(event).valid).toBe(true);
+    expect(componentValidator('GatewayEvent')({ ...event, type: 'PROCESS_DONE' }).valid).toBe(false);
+    expect(componentValidator('GatewayEvent')({ ...event, seq: undefined }).valid).toBe(false);
+  });
+
+  it('names the same fields, enums and patterns as the zod schemas the server uses', () => {
+    const schemas = doc.components!.schemas as Json;
+    const props = (name: string) => Object.keys(schemas[name].properties).sort();
+    expect(props('ChatCompletionRequest')).toEqual(Object.keys(chatCompletionRequestSchema.shape).sort());
+    expect(schemas.ChatCompletionRequest.required).toEqual(['model', 'messages']);
+    expect(props('ChatCompletion')).toEqual(Object.keys(chatCompletionSchema.shape).sort());
+    expect(props('ChatCompletionChunk')).toEqual(Object.keys(chatCompletionChunkSchema.shape).sort());
+    expect(props('Process')).toEqual(Object.keys(processRecordSchema.shape).sort());
+    expect(props('GatewayEvent')).toEqual(Object.keys(gatewayEventSchema.shape).sort());
+    expect(schemas.ProcessStatus.enum).toEqual(processStatusSchema.options);
+    expect(schemas.GatewayEventType.enum).toEqual(eventTypeSchema.options);
+    expect(schemas.ToolRule.pattern).toBe(TOOL_RULE.source);
+    const toolNames = schemas.FunctionTool.properties.function.properties.name.description as string;
+    for (const tool of CLAUDE_CODE_TOOLS) expect(toolNames).toContain(tool);
+  });
+
   it('documents exactly the routes the app registers', () => {
     const documented = new Set<string>();
     for (const [p, item] of Object.entries(doc.paths as Json)) {
@@ -284,9 +331,11 @@ describe('health and models', () => {
     const ready = await call(broken, 'GET', '/ready');
     expectError(ready, 503, 'claude_not_found');
     expectDocumented('ready', ready);
-    const res = await call(broken, 'POST', '/v1/chat/completions', { body: completion('hi') });
-    expectError(res, 503, 'claude_not_found');
-    expectDocumented('createChatCompletion', res);
+    for (const stream of [false, true]) {
+      const res = await call(broken, 'POST', '/v1/chat/completions', { body: completion('hi', { stream }) });
+      expectError(res, 503, 'claude_not_found');
+      expectDocumented('createChatCompletion', res);
+    }
   });
 
   it('/v1/models and /v1/models/{model}', async () => {
@@ -327,7 +376,8 @@ describe('chat completions', () => {
     const cases: [Answer, string][] = [
       [await call(fake, 'POST', '/v1/chat/completions', { body: { messages: [{ role: 'user', content: 'hi' }] } }), 'missing_required_parameter'],
       [await call(fake, 'POST', '/v1/chat/completions', { raw: '{"model":', headers: { 'content-type': 'application/json' } }), 'invalid_json'],
-      [await call(fake, 'POST', '/v1/chat/completions', { raw: 'hello', headers: { 'content-type': 'text/plain' } }), 'unsupported_media_type'],
+      [await call(fake, 'POST', '/v1/chat/completions', { raw: '<a/>', headers: { 'content-type': 'application/xml' } }), 'unsupported_media_type'],
+      [await call(fake, 'POST', '/v1/chat/completions', { raw: 'hello', headers: { 'content-type': 'text/plain' } }), 'invalid_value'],
       [await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { session_id: 'not-a-uuid' }) }), 'invalid_value'],
       [await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { temperature: 7 }) }), 'invalid_value'],
       [
@@ -486,6 +536,9 @@ describe('processes and events', () => {
       });
       expect(events.map((e) => e.type)).toEqual(['PROCESS_TOOL_USE', 'PROCESS_TOOL_RESULT', 'PROCESS_COMPLETE']);
       for (const e of events) expectComponent('GatewayEvent', e);
+      expect(events[0]).toMatchObject({ name: 'Read', input: { file_path: file } });
+      expect(events[1]).toMatchObject({ tool_use_id: events[0].tool_use_id, is_error: false });
+      expect(JSON.stringify(events[1].content)).toContain('the notes say hello');
     } finally {
       sub.close();
     }
@@ -522,9 +575,40 @@ describe('processes and events', () => {
     expectError(wsBad, 400, 'invalid_value');
     expectDocumented('subscribeEvents', wsBad);
 
+    const plain = await call(fake, 'GET', '/v1/events?types=PROCESS_COMPLETE');
+    expectError(plain, 426, 'upgrade_required');
+    expectDocumented('subscribeEvents', plain);
+
     const route = await call(fake, 'GET', '/v1/nothing-here');
     expectError(route, 404, 'unknown_route');
     expectComponent('Error', route.body);
+  });
+});
+
+describe('load shedding', () => {
+  it('503 gateway_overloaded with Retry-After on API routes when the event loop is saturated; probes stay up', async () => {
+    const touchy = await extraGateway({ MAX_EVENT_LOOP_DELAY_MS: '5' });
+    const block = (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until);
+    };
+    const shed = await waitFor('load shedding', async () => {
+      block(150); // the gateway runs in this process: delay its event loop
+      await new Promise((r) => setTimeout(r, 20));
+      const res = await call(touchy, 'GET', '/v1/models');
+      return res.status === 503 ? res : undefined;
+    });
+    expectError(shed, 503, 'gateway_overloaded');
+    expectDocumented('listModels', shed);
+    const health = await call(touchy, 'GET', '/health');
+    expect(health.status).toBe(200);
+    expectDocumented('health', health);
+    for (const [method, url, op] of [['GET', '/v1/processes', 'listProcesses'], ['POST', '/v1/chat/completions', 'createChatCompletion']] as const) {
+      const res = await call(touchy, method, url, method === 'POST' ? { body: completion('hi') } : {});
+      expectError(res, 503, 'gateway_overloaded');
+      expectDocumented(op, res);
+      expect(res.headers['retry-after']).toBe('5');
+    }
   });
 });
 

@@ -134,6 +134,20 @@ describe('processes (fake CLI)', () => {
     }
   });
 
+  it('a synchronous request whose process is DELETEd answers 409 cancelled', async () => {
+    const waiting = fetchJson(`${gw.url}/v1/chat/completions`, { body: completion('FAKE_HANG sync') });
+    const id = await waitFor(async () => {
+      const list = await fetchJson(`${gw.url}/v1/processes?status=running`);
+      return list.body.data[0]?.id as string | undefined;
+    });
+    const del = await fetchJson(`${gw.url}/v1/processes/${id}`, { method: 'DELETE' });
+    expect(del.body.status).toBe('cancelled');
+    const answer = await waiting;
+    expect(answer.status).toBe(409);
+    expect(answer.body.error).toMatchObject({ type: 'cancelled', code: 'cancelled' });
+    expect(answer.headers.get('x-process-id')).toBe(id);
+  });
+
   it('DELETE of a completed process returns it unchanged', async () => {
     const done: any = await gw.openai.chat.completions.create(completion('finish first') as any);
     const before = (await fetchJson(`${gw.url}/v1/processes/${done.process_id}`)).body;

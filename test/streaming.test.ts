@@ -137,7 +137,7 @@ describe('streaming chat completions (real CLI)', () => {
     const record = await waitForStatus(gw.url, first.process_id, ['cancelled', 'failed', 'completed'], 2_000);
     expect(Date.now() - abortedAt).toBeLessThan(2_500);
     expect(record.status).toBe('cancelled');
-    expect(record.error).toMatchObject({ code: 'cancelled' });
+    expect(record.error).toMatchObject({ code: 'client_disconnected' });
     expect(record.result).toBeNull();
 
     // the gateway still serves
