@@ -1,3 +1,4 @@
+import path from 'node:path';
 import underPressure from '@fastify/under-pressure';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -35,6 +36,7 @@ export function defaultProvider(config: Config, env: NodeJS.ProcessEnv = process
     claudeConfigDir: config.claudeConfigDir,
     envPassthrough: config.envPassthrough,
     killGraceMs: config.killGraceMs,
+    tmpDir: path.join(config.dataDir, 'tmp'),
     parentEnv: env,
   });
 }

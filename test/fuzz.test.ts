@@ -12,6 +12,7 @@ import { type TestGateway, startGateway } from './support/gateway.js';
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const statuses = new Map<number, number>();
+const TIMEOUT = Math.max(30_000, RUNS * 25);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let gw: TestGateway;
@@ -118,7 +119,7 @@ describe(`fuzz (${RUNS} runs per property)`, () => {
       }),
       { numRuns: RUNS },
     );
-  });
+  }, TIMEOUT);
 
   it('chat completions: raw bytes and odd content types are 4xx, never 5xx', async () => {
     await fc.assert(
@@ -132,7 +133,7 @@ describe(`fuzz (${RUNS} runs per property)`, () => {
       ),
       { numRuns: RUNS },
     );
-  });
+  }, TIMEOUT);
 
   it('other routes: any path segment and query string is a success or a 4xx', async () => {
     const segment = fc.oneof(text, fc.webSegment()).map((s) => encodeURIComponent(s).slice(0, 2000));
@@ -151,7 +152,7 @@ describe(`fuzz (${RUNS} runs per property)`, () => {
       ),
       { numRuns: RUNS },
     );
-  });
+  }, TIMEOUT);
 
   it('leaves no CLI process and no file outside the gateway own', async () => {
     // Background runs started by valid fuzz cases finish within the fake CLI's few milliseconds.
@@ -162,7 +163,8 @@ describe(`fuzz (${RUNS} runs per property)`, () => {
     expect(readdirSync(gw.dir).sort()).toEqual(['data', 'workspace']);
     expect(readdirSync(gw.config.workdir)).toEqual([]);
     const data = readdirSync(gw.config.dataDir).sort();
-    expect(data.filter((f) => !['claude', 'claude_logs', 'events.jsonl', 'processes.jsonl', 'sessions.jsonl'].includes(f))).toEqual([]);
+    expect(data.filter((f) => !['claude', 'claude_logs', 'events.jsonl', 'processes.jsonl', 'sessions.jsonl', 'tmp'].includes(f))).toEqual([]);
+    if (data.includes('tmp')) expect(readdirSync(path.join(gw.config.dataDir, 'tmp'))).toEqual([]);
     for (const f of readdirSync(gw.config.logDir)) expect(f.replace(/\.jsonl$/, '')).toMatch(UUID);
     expect(readdirSync(path.dirname(gw.config.logDir))).not.toContain('..');
   });

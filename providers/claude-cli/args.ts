@@ -5,7 +5,7 @@ import type { ProviderRequest } from '../types.js';
  * nothing a request carries (a system prompt starting with "-", say) can read as another flag.
  * The prompt itself is never an argument: it goes on stdin.
  */
-export function buildArgs(req: ProviderRequest): string[] {
+export function buildArgs(req: ProviderRequest, systemPromptFile?: string): string[] {
   const args = ['-p'];
   if (req.stream) {
     args.push('--output-format=stream-json', '--verbose', '--include-partial-messages');
@@ -14,7 +14,8 @@ export function buildArgs(req: ProviderRequest): string[] {
   }
   args.push(`--model=${req.model}`);
   args.push(req.resume ? `--resume=${req.sessionId}` : `--session-id=${req.sessionId}`);
-  if (req.systemPrompt) args.push(`--system-prompt=${req.systemPrompt}`);
+  // Through a file: no argv length limit, no NUL-byte spawn failure, nothing in `ps`.
+  if (systemPromptFile) args.push(`--system-prompt-file=${systemPromptFile}`);
   // Always explicit: with no tools requested the CLI runs with none, whatever its settings say.
   args.push(`--tools=${req.toolPolicy.tools.join(',')}`);
   if (req.toolPolicy.allowed.length) args.push(`--allowedTools=${req.toolPolicy.allowed.join(',')}`);

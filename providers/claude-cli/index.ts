@@ -1,4 +1,5 @@
-import { readdir, access } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { access, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BadCliOutputError,
@@ -21,6 +22,8 @@ export interface ClaudeCliOptions {
   claudeConfigDir: string;
   envPassthrough: readonly string[];
   killGraceMs: number;
+  /** A private directory for per-run files (system prompts). */
+  tmpDir: string;
   /** The gateway's environment, filtered into the child's. */
   parentEnv?: NodeJS.ProcessEnv;
 }
@@ -65,9 +68,10 @@ export class ClaudeCliProvider implements Provider {
     const relay = () => local.abort(signal.reason);
     if (signal.aborted) relay();
     else signal.addEventListener('abort', relay, { once: true });
+    const systemFile = req.systemPrompt ? await this.writeSystemPrompt(req.systemPrompt) : undefined;
     const proc = spawnCli({
       bin: this.opts.bin,
-      args: buildArgs(req),
+      args: buildArgs(req, systemFile),
       cwd: req.cwd,
       env: this.env,
       stdin: req.prompt,
@@ -96,7 +100,15 @@ export class ClaudeCliProvider implements Provider {
       signal.removeEventListener('abort', relay);
       // Returning only once the CLI is gone keeps a session's next turn off a transcript still being written.
       await proc.exit;
+      if (systemFile) await rm(systemFile, { force: true });
     }
+  }
+
+  private async writeSystemPrompt(text: string): Promise<string> {
+    await mkdir(this.opts.tmpDir, { recursive: true, mode: 0o700 });
+    const file = path.join(this.opts.tmpDir, `system-${randomUUID()}.txt`);
+    await writeFile(file, text, { mode: 0o600 });
+    return file;
   }
 
   async hasSession(sessionId: string): Promise<boolean> {
