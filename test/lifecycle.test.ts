@@ -1,0 +1,101 @@
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { CLOSE_TOO_SLOW } from '../routes/events.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
+import { fetchJson, openEvents, waitFor, wsUrl } from './support/process-helpers.js';
+import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
+
+const completion = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: 'sonnet',
+  messages: [{ role: 'user', content }],
+  ...extra,
+});
+
+let spawned: SpawnedGateway | undefined;
+let gw: TestGateway | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await spawned?.stop('SIGKILL');
+  await gw?.close();
+  spawned = undefined;
+  gw = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function reopen(dir: string) {
+  gw = await startGateway({ fake: true, dir });
+  return gw;
+}
+
+describe('graceful shutdown (SIGTERM)', () => {
+  it('lets a running process finish within the grace period, then exits 0', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    spawned = await spawnGateway({ DATA_DIR: path.join(dir, 'data'), CLAUDE_BIN: FAKE_CLAUDE, SHUTDOWN_GRACE_MS: '5000' });
+    const started = await fetchJson(`${spawned.url}/v1/chat/completions`, { body: completion('FAKE_SLOW_STREAM', { background: true }) });
+    expect(started.status).toBe(202);
+    await waitFor(async () => (await fetchJson(`${spawned!.url}/v1/processes/${started.body.id}`)).body.status === 'running');
+    expect(await spawned.stop('SIGTERM')).toBe(0);
+    spawned = undefined;
+    const after = await reopen(dir);
+    const record = (await fetchJson(`${after.url}/v1/processes/${started.body.id}`)).body;
+    expect(record.status).toBe('completed');
+    expect(record.result.choices[0].message.content).toMatch(/^tok0 tok1/);
+  });
+
+  it('cancels what is still running after the grace period, recorded as shutting_down', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    spawned = await spawnGateway({
+      DATA_DIR: path.join(dir, 'data'),
+      CLAUDE_BIN: FAKE_CLAUDE,
+      SHUTDOWN_GRACE_MS: '300',
+      KILL_GRACE_MS: '300',
+    });
+    const started = await fetchJson(`${spawned.url}/v1/chat/completions`, { body: completion('FAKE_HANG', { background: true }) });
+    await waitFor(async () => (await fetchJson(`${spawned!.url}/v1/processes/${started.body.id}`)).body.status === 'running');
+    const t0 = Date.now();
+    expect(await spawned.stop('SIGTERM')).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    spawned = undefined;
+    const after = await reopen(dir);
+    const record = (await fetchJson(`${after.url}/v1/processes/${started.body.id}`)).body;
+    expect(record.status).toBe('cancelled');
+    expect(record.error).toMatchObject({ type: 'cancelled', code: 'shutting_down' });
+  });
+});
+
+describe('slow WebSocket subscribers', () => {
+  it('are closed with 4008 instead of buffering without bound, and do not hold up others', async () => {
+    gw = await startGateway({ fake: true });
+    const slow = new WebSocket(wsUrl(gw.url));
+    await new Promise((r) => slow.once('open', r));
+    const closed = new Promise<number>((r) => slow.once('close', (code) => r(code)));
+    // Stop reading: the kernel buffers fill, then the gateway-side buffer grows.
+    (slow as unknown as { _socket: { pause(): void } })._socket.pause();
+    const fast = await openEvents(gw.url, { types: 'PROCESS_TOOL_RESULT' });
+
+    const big = 'x'.repeat(1024 * 1024);
+    const total = 24;
+    for (let i = 0; i < total; i++) {
+      gw.app.gateway.bus.publish({
+        type: 'PROCESS_TOOL_RESULT',
+        ts: Date.now() / 1000,
+        process_id: `proc_${'0'.repeat(32)}`,
+        session_id: '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f',
+        status: 'running',
+        model: 'sonnet',
+        tool_use_id: `toolu_${i}`,
+        content: big,
+        is_error: false,
+      });
+      await new Promise((r) => setImmediate(r));
+    }
+    (slow as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closed).toBe(CLOSE_TOO_SLOW);
+    await waitFor(() => fast.events.length === total, { what: 'the fast subscriber to get every event' });
+    await fast.close();
+  });
+});
