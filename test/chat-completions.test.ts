@@ -1,26 +1,15 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
-import { type TestGateway, startGateway } from './support/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { type TestGateway, startGateway, useMockGateway } from './support/gateway.js';
 
 const NO_RETRY = { 'x-should-retry': 'false' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-let mock: MockUpstream;
-let gw: TestGateway;
+const ctx = useMockGateway();
 
-beforeAll(async () => {
-  mock = await startMockAnthropic();
-  gw = await startGateway({ mock });
-});
-afterAll(async () => {
-  await gw?.close();
-  await mock?.close();
-});
-
-async function post(body: unknown, g: TestGateway = gw) {
+async function post(body: unknown, g: TestGateway = ctx.gw) {
   const res = await fetch(`${g.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -29,15 +18,15 @@ async function post(body: unknown, g: TestGateway = gw) {
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 
-const lastRequest = () => mock.messageRequests().at(-1)!;
+const lastRequest = () => ctx.mock.messageRequests().at(-1)!;
 
 describe('POST /v1/chat/completions through the real CLI', () => {
   it('answers the OpenAI SDK with the mock upstream text, real usage and the CLI metadata', async () => {
-    mock.on('usage please', {
+    ctx.mock.on('usage please', {
       text: 'Counted.',
       usage: { input_tokens: 11, output_tokens: 6, cache_read_input_tokens: 7, cache_creation_input_tokens: 2 },
     });
-    const { data, response } = await gw.openai.chat.completions
+    const { data, response } = await ctx.gw.openai.chat.completions
       .create({ model: 'claude-cli/sonnet', messages: [{ role: 'user', content: 'usage please' }] })
       .withResponse();
     expect(data.object).toBe('chat.completion');
@@ -93,7 +82,7 @@ describe('POST /v1/chat/completions through the real CLI', () => {
   });
 
   it('continues a session: only the new message is sent, the first turn reaches the model from the session', async () => {
-    mock.on('first turn FT1', { text: 'answer ONE' });
+    ctx.mock.on('first turn FT1', { text: 'answer ONE' });
     const first = await post({ model: 'sonnet', messages: [{ role: 'user', content: 'first turn FT1' }] });
     expect(first.status).toBe(200);
     const sid = first.body.session_id;
@@ -117,7 +106,7 @@ describe('POST /v1/chat/completions through the real CLI', () => {
     expect(req.lastUserText).not.toContain('first turn FT1');
 
     // Both turns are in the session's JSONL log: request, response, request, response.
-    const lines = readFileSync(path.join(gw.config.logDir, `${sid}.jsonl`), 'utf8')
+    const lines = readFileSync(path.join(ctx.gw.config.logDir, `${sid}.jsonl`), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
@@ -146,7 +135,7 @@ describe('POST /v1/chat/completions through the real CLI', () => {
   });
 
   it('maps max_turns and reports error_max_turns as finish_reason "length"', async () => {
-    mock.on('loop forever', { kind: 'tool_use', name: 'Bash', input: { command: 'echo hi' } });
+    ctx.mock.on('loop forever', { kind: 'tool_use', name: 'Bash', input: { command: 'echo hi' } });
     const { status, body } = await post({
       model: 'sonnet',
       max_turns: 1,
@@ -183,29 +172,29 @@ describe('upstream errors reported by the CLI keep their meaning', () => {
     [500, 502, 'upstream_server_error'],
   ])('upstream %i → %i', async (upstream, status, code) => {
     const marker = `fail with ${upstream}`;
-    mock.on(marker, { kind: 'error', status: upstream, headers: NO_RETRY });
+    ctx.mock.on(marker, { kind: 'error', status: upstream, headers: NO_RETRY });
     const res = await post({ model: 'sonnet', messages: [{ role: 'user', content: marker }] });
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.message).toContain(String(upstream));
-    const proc = await (await fetch(`${gw.url}/v1/processes/${res.headers.get('x-process-id')}`)).json();
+    const proc = await (await fetch(`${ctx.gw.url}/v1/processes/${res.headers.get('x-process-id')}`)).json();
     expect(proc).toMatchObject({ status: 'failed', error: { code } });
   });
 
   it('logs an error line with the CLI output for a failed turn', async () => {
-    mock.on('log my failure', { kind: 'error', status: 403, headers: NO_RETRY });
+    ctx.mock.on('log my failure', { kind: 'error', status: 403, headers: NO_RETRY });
     const res = await post({ model: 'sonnet', messages: [{ role: 'user', content: 'log my failure' }] });
     const sid = res.headers.get('x-session-id')!;
-    const lines = readFileSync(path.join(gw.config.logDir, `${sid}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(path.join(ctx.gw.config.logDir, `${sid}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.type)).toEqual(['request', 'error']);
     expect(lines[1]).toMatchObject({ status: 'failed', error: { code: 'upstream_permission_error' } });
     expect(lines[1].claude).toMatchObject({ type: 'result', api_error_status: 403 });
   });
 
   it('answers 504 when the CLI misses the deadline, and keeps serving', async () => {
-    const g = await startGateway({ mock, env: { REQUEST_TIMEOUT_MS: '1500' } });
+    const g = await startGateway({ mock: ctx.mock, env: { REQUEST_TIMEOUT_MS: '1500' } });
     try {
-      mock.on('hang please', { kind: 'hang' });
+      ctx.mock.on('hang please', { kind: 'hang' });
       const t0 = Date.now();
       const res = await post({ model: 'sonnet', messages: [{ role: 'user', content: 'hang please' }] }, g);
       expect(res.status).toBe(504);
@@ -218,7 +207,7 @@ describe('upstream errors reported by the CLI keep their meaning', () => {
   });
 
   it('reports a CLI that is not logged in, and an unreachable upstream', async () => {
-    const noKey = await startGateway({ mock, parentEnv: { ANTHROPIC_API_KEY: '' } });
+    const noKey = await startGateway({ mock: ctx.mock, parentEnv: { ANTHROPIC_API_KEY: '' } });
     const down = await startGateway({
       env: { CLAUDE_ENV_PASSTHROUGH: 'CLAUDE_CODE_MAX_RETRIES' },
       parentEnv: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', CLAUDE_CODE_MAX_RETRIES: '0' },
@@ -254,12 +243,12 @@ describe('request validation (400s name the field)', () => {
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'Bash' } }] }, 'tools[0].function.name'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], allowed_tools: ['Bash; rm -rf /'] }, 'allowed_tools[0]'],
   ])('%j → 400 naming %s', async (body, param) => {
-    const before = mock.messageRequests().length;
+    const before = ctx.mock.messageRequests().length;
     const res = await post(body);
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
     expect(typeof res.body.error.message).toBe('string');
-    expect(mock.messageRequests().length).toBe(before);
+    expect(ctx.mock.messageRequests().length).toBe(before);
   });
 
   it('answers 404 for an unknown model, 400 for bad JSON and 413 for a body over the limit', async () => {
@@ -267,7 +256,7 @@ describe('request validation (400s name the field)', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatchObject({ param: 'model', code: 'model_not_found' });
 
-    const badJson = await fetch(`${gw.url}/v1/chat/completions`, {
+    const badJson = await fetch(`${ctx.gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"model": "sonnet", ',
@@ -286,7 +275,7 @@ describe('request validation (400s name the field)', () => {
   });
 
   it('gives the SDK a typed error it can read', async () => {
-    const err = await gw.openai.chat.completions
+    const err = await ctx.gw.openai.chat.completions
       .create({ model: 'nope-model', messages: [{ role: 'user', content: 'x' }] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);

@@ -4,8 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, useMockGateway } from './support/gateway.js';
 import { spawnGateway } from './support/spawn-gateway.js';
 import {
   fetchJson,
@@ -210,46 +209,37 @@ describe('queue bound (fake CLI, MAX_CONCURRENCY 1, MAX_QUEUE 1)', () => {
 });
 
 describe('per-session order (real CLI + mock)', () => {
-  let mock: MockUpstream;
-  let gw: TestGateway;
-  beforeAll(async () => {
-    mock = await startMockAnthropic();
-    gw = await startGateway({ mock });
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await mock?.close();
-  });
+  const ctx = useMockGateway();
 
   it('two turns sent at once on one session run one after the other and both reach the transcript', async () => {
-    const turn0: any = await gw.openai.chat.completions.create(completion('ORDER_TURN_ZERO remember kiwi') as any);
+    const turn0: any = await ctx.gw.openai.chat.completions.create(completion('ORDER_TURN_ZERO remember kiwi') as any);
     const sid = turn0.session_id as string;
     expect(sid).toMatch(UUID);
     // slow replies, so that the turns would overlap if they were not serialised
-    mock.on('ORDER_TURN_', { text: ['slow ', 'reply'], firstByteDelayMs: 300 });
+    ctx.mock.on('ORDER_TURN_', { text: ['slow ', 'reply'], firstByteDelayMs: 300 });
 
     const send = (text: string) =>
-      fetchJson(`${gw.url}/v1/chat/completions`, { body: completion(text, { session_id: sid }) });
+      fetchJson(`${ctx.gw.url}/v1/chat/completions`, { body: completion(text, { session_id: sid }) });
     const [ra, rb] = await Promise.all([send('ORDER_TURN_A apple'), send('ORDER_TURN_B banana')]);
     expect(ra.status).toBe(200);
     expect(rb.status).toBe(200);
     expect(ra.body.session_id).toBe(sid);
     expect(rb.body.session_id).toBe(sid);
 
-    const recs = await Promise.all([ra, rb].map(async (r) => (await fetchJson(`${gw.url}/v1/processes/${r.body.process_id}`)).body));
+    const recs = await Promise.all([ra, rb].map(async (r) => (await fetchJson(`${ctx.gw.url}/v1/processes/${r.body.process_id}`)).body));
     const [firstRec, secondRec] = [...recs].sort((x, y) => x.started_at - y.started_at);
     expect(secondRec.started_at).toBeGreaterThanOrEqual(firstRec.completed_at);
     const firstText = firstRec.id === ra.body.process_id ? 'ORDER_TURN_A apple' : 'ORDER_TURN_B banana';
     const secondText = firstRec.id === ra.body.process_id ? 'ORDER_TURN_B banana' : 'ORDER_TURN_A apple';
 
     // the second turn's upstream request carries the whole conversation, the first turn included
-    const secondReq = mock.messageRequests().filter((q) => q.lastUserText.includes(secondText)).at(-1)!;
+    const secondReq = ctx.mock.messageRequests().filter((q) => q.lastUserText.includes(secondText)).at(-1)!;
     expect(secondReq).toBeDefined();
     const history = JSON.stringify(secondReq.body.messages);
     expect(history).toContain('ORDER_TURN_ZERO remember kiwi');
     expect(history).toContain(firstText);
 
-    const listed = await fetchJson(`${gw.url}/v1/processes?session_id=${sid}`);
+    const listed = await fetchJson(`${ctx.gw.url}/v1/processes?session_id=${sid}`);
     expect(listed.body.data).toHaveLength(3);
     expect(listed.body.data.every((p: any) => p.status === 'completed')).toBe(true);
   });

@@ -1,33 +1,21 @@
 // Streaming with the real Claude CLI against the mock upstream, through the official OpenAI SDK.
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway } from './support/gateway.js';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
+import { describe, expect, it } from 'vitest';
+import { useMockGateway } from './support/gateway.js';
 import { fetchJson, processesMatching, waitFor, waitForStatus } from './support/process-helpers.js';
 
-let mock: MockUpstream;
-let gw: TestGateway;
-
-beforeAll(async () => {
-  mock = await startMockAnthropic();
-  gw = await startGateway({ mock });
-});
-
-afterAll(async () => {
-  await gw?.close();
-  await mock?.close();
-});
+const ctx = useMockGateway();
 
 const DELTAS = ['Alpha ', 'beta ', 'gamma ', 'delta ', 'epsilon ', 'zeta ', 'eta ', 'theta.'];
 
 describe('streaming chat completions (real CLI)', () => {
   it('streams deltas as the upstream produces them, with role, session_id, usage and the full text', async () => {
-    mock.on('SLOW_STREAM_MARKER', {
+    ctx.mock.on('SLOW_STREAM_MARKER', {
       text: DELTAS,
       chunkDelayMs: 150,
       usage: { input_tokens: 21, output_tokens: 13, cache_read_input_tokens: 7 },
     });
-    const { data: stream, response } = await gw.openai.chat.completions
+    const { data: stream, response } = await ctx.gw.openai.chat.completions
       .create({
         model: 'claude-cli/sonnet',
         messages: [{ role: 'user', content: 'please stream SLOW_STREAM_MARKER' }],
@@ -84,14 +72,14 @@ describe('streaming chat completions (real CLI)', () => {
     });
     for (const c of chunks) expect(c.id).toBe(first.id);
 
-    const record = await waitForStatus(gw.url, processId!, ['completed']);
+    const record = await waitForStatus(ctx.gw.url, processId!, ['completed']);
     expect(record.result.choices[0].message.content).toBe(DELTAS.join(''));
     expect(record.session_id).toBe(first.session_id);
   });
 
   it('without include_usage sends no usage chunk and ends with [DONE]', async () => {
-    mock.on('NO_USAGE_MARKER', { text: ['one ', 'two'] });
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    ctx.mock.on('NO_USAGE_MARKER', { text: ['one ', 'two'] });
+    const res = await fetch(`${ctx.gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'sonnet', stream: true, messages: [{ role: 'user', content: 'NO_USAGE_MARKER' }] }),
@@ -106,8 +94,8 @@ describe('streaming chat completions (real CLI)', () => {
   });
 
   it('aborting mid-stream kills the CLI and marks the process cancelled', async () => {
-    mock.on('ABORT_MARKER', { text: Array.from({ length: 30 }, (_, i) => `w${i} `), chunkDelayMs: 200 });
-    const stream = await gw.openai.chat.completions.create({
+    ctx.mock.on('ABORT_MARKER', { text: Array.from({ length: 30 }, (_, i) => `w${i} `), chunkDelayMs: 200 });
+    const stream = await ctx.gw.openai.chat.completions.create({
       model: 'sonnet',
       messages: [{ role: 'user', content: 'ABORT_MARKER please' }],
       stream: true,
@@ -132,22 +120,22 @@ describe('streaming chat completions (real CLI)', () => {
       timeoutMs: 2_000,
       what: 'the CLI of the aborted run to exit',
     });
-    // nothing at all of this gateway's CLI processes is left (CLAUDE_CONFIG_DIR is under gw.dir)
-    expect(processesMatching(gw.dir)).toEqual([]);
-    const record = await waitForStatus(gw.url, first.process_id, ['cancelled', 'failed', 'completed'], 2_000);
+    // nothing at all of this gateway's CLI processes is left (CLAUDE_CONFIG_DIR is under the gateway's dir)
+    expect(processesMatching(ctx.gw.dir)).toEqual([]);
+    const record = await waitForStatus(ctx.gw.url, first.process_id, ['cancelled', 'failed', 'completed'], 2_000);
     expect(Date.now() - abortedAt).toBeLessThan(2_500);
     expect(record.status).toBe('cancelled');
     expect(record.error).toMatchObject({ code: 'client_disconnected' });
     expect(record.result).toBeNull();
 
     // the gateway still serves
-    const again = await gw.openai.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'hi after abort' }] });
+    const again = await ctx.gw.openai.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'hi after abort' }] });
     expect(again.choices[0]!.message.content).toBe('Hello from mock');
   });
 
   it('an upstream error after the stream started ends it with an error event and a failed record', async () => {
-    mock.on('OVERLOAD_MARKER', { kind: 'error', status: 529, headers: { 'x-should-retry': 'false' } });
-    const { data: stream, response } = await gw.openai.chat.completions
+    ctx.mock.on('OVERLOAD_MARKER', { kind: 'error', status: 529, headers: { 'x-should-retry': 'false' } });
+    const { data: stream, response } = await ctx.gw.openai.chat.completions
       .create({ model: 'sonnet', messages: [{ role: 'user', content: 'OVERLOAD_MARKER' }], stream: true })
       .withResponse();
     expect(response.status).toBe(200);
@@ -166,7 +154,7 @@ describe('streaming chat completions (real CLI)', () => {
     expect(apiErr.error).toMatchObject({ code: 'upstream_overloaded', type: 'overloaded_error' });
     expect(apiErr.message).toMatch(/529/);
 
-    const record = (await fetchJson(`${gw.url}/v1/processes/${processId}`)).body;
+    const record = (await fetchJson(`${ctx.gw.url}/v1/processes/${processId}`)).body;
     expect(record.status).toBe('failed');
     expect(record.error).toMatchObject({ code: 'upstream_overloaded' });
   });

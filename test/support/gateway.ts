@@ -4,9 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import type { MockUpstream } from './mock-anthropic.js';
+import { type MockUpstream, startMockAnthropic } from './mock-anthropic.js';
 
 export const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake-claude.mjs');
 
@@ -79,4 +80,21 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
       if (owned) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A mock upstream and a gateway running the real CLI against it, for the tests of one file or
+ * describe block: started before them, stopped after. Read `ctx.gw` / `ctx.mock` inside tests.
+ */
+export function useMockGateway(opts: Omit<GatewayOptions, 'mock'> = {}): { mock: MockUpstream; gw: TestGateway } {
+  const ctx = {} as { mock: MockUpstream; gw: TestGateway };
+  beforeAll(async () => {
+    ctx.mock = await startMockAnthropic();
+    ctx.gw = await startGateway({ ...opts, mock: ctx.mock });
+  });
+  afterAll(async () => {
+    await ctx.gw?.close();
+    await ctx.mock?.close();
+  });
+  return ctx;
 }
