@@ -27,6 +27,9 @@ export interface ProviderRequest {
   cwd: string;
 }
 
+/** What a session's process is started with, apart from the session itself. */
+export type SessionSettings = Pick<ProviderRequest, 'model' | 'systemPrompt' | 'toolPolicy' | 'maxTurns' | 'cwd'>;
+
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
@@ -43,6 +46,8 @@ export interface ProviderResult {
   usage: TokenUsage;
   /** The provider's full native result, returned as `claude_metadata` and logged. */
   raw: Record<string, unknown>;
+  /** Time spent in the provider's own process for this run, for the gateway-overhead figure. */
+  cliMs?: number;
 }
 
 export type ProviderEvent =
@@ -74,6 +79,15 @@ export interface Provider {
    * iterator throws `signal.reason`.
    */
   run(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
+  /**
+   * A session id for a new conversation with this request's settings, when the provider has a
+   * process ready for it (its warm pool); undefined lets the caller pick a fresh one.
+   */
+  reserveSession?(settings: SessionSettings): string | undefined;
+  /** Gives back a reservation that will not be used. */
+  releaseSession?(sessionId: string): void;
+  /** Stops whatever the provider keeps running (pooled processes). */
+  close?(): Promise<void>;
   /** Whether a session can be continued (it exists in the provider's own store). */
   hasSession(sessionId: string): Promise<boolean>;
   /** Readiness: is the provider usable at all? Cached by the caller. */

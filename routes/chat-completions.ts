@@ -26,7 +26,9 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
     reply.header('x-process-id', handle.id).header('x-session-id', job.request.sessionId);
     if (body.background) return reply.code(202).send(handle.record());
     cancelOnDisconnect(reply, handle);
-    const { record, error } = await handle.done;
+    const { record, error, cliMs } = await handle.done;
+    // Time spent in the gateway itself, outside the CLI (the overhead benchmark reads it).
+    if (cliMs !== undefined) reply.header('x-gateway-overhead-ms', Math.max(0, reply.elapsedTime - cliMs).toFixed(2));
     if (error) return sendError(reply, error);
     return reply.send(record.result);
   });

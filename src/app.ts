@@ -4,6 +4,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { ClaudeCliProvider } from '../providers/claude-cli/index.js';
+import { resolveModel } from '../providers/claude-cli/models.js';
 import type { Provider } from '../providers/types.js';
 import chatCompletions from '../routes/chat-completions.js';
 import docs from '../routes/docs.js';
@@ -38,6 +39,19 @@ export function defaultProvider(config: Config, env: NodeJS.ProcessEnv = process
     killGraceMs: config.killGraceMs,
     tmpDir: path.join(config.dataDir, 'tmp'),
     parentEnv: env,
+    pool: {
+      size: config.pool.size,
+      maxProcesses: config.pool.maxProcesses,
+      hotTtlMs: config.pool.hotTtlMs,
+      maxTurns: config.pool.maxTurns,
+      maxRssMb: config.pool.maxRssMb,
+      // The profile of a plain request (no system prompt, no tools) for the pool's model.
+      defaultProfile: {
+        model: resolveModel(config.pool.model) ?? config.pool.model,
+        toolPolicy: { tools: [], allowed: [], disallowed: [] },
+        cwd: config.workdir,
+      },
+    },
   });
 }
 

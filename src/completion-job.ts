@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Provider } from '../providers/types.js';
+import type { Provider, SessionSettings } from '../providers/types.js';
 import type { Config } from './config.js';
 import { NotFoundError } from './errors.js';
 import { buildPrompt, toolPolicy } from './openai/request.js';
@@ -17,21 +17,19 @@ export function toCompletionJob(
     throw new NotFoundError(`the model '${body.model}' does not exist (see GET /v1/models)`, 'model', 'model_not_found');
   }
   const resume = Boolean(body.session_id);
-  const sessionId = body.session_id ?? randomUUID();
   const { systemPrompt, prompt } = buildPrompt(body.messages, resume);
+  const settings: SessionSettings = {
+    model,
+    systemPrompt,
+    toolPolicy: toolPolicy(body, ctx.config.allowedTools),
+    maxTurns: body.max_turns ?? undefined,
+    cwd: (body.session_id && ctx.sessions.get(body.session_id)?.cwd) || ctx.config.workdir,
+  };
+  // Last, once nothing else can fail: a reserved warm process must be given back if it goes unused.
+  const sessionId = body.session_id ?? ctx.provider.reserveSession?.(settings) ?? randomUUID();
   return {
     model: body.model,
     messages: body.messages,
-    request: {
-      model,
-      prompt,
-      systemPrompt,
-      sessionId,
-      resume,
-      maxTurns: body.max_turns ?? undefined,
-      toolPolicy: toolPolicy(body, ctx.config.allowedTools),
-      stream: body.stream === true,
-      cwd: ctx.sessions.get(sessionId)?.cwd ?? ctx.config.workdir,
-    },
+    request: { ...settings, prompt, sessionId, resume, stream: body.stream === true },
   };
 }

@@ -34,6 +34,12 @@ export const envSchema = z.object({
   SHUTDOWN_GRACE_MS: intFrom(0).default(10_000),
   BODY_LIMIT_BYTES: intFrom(1024).default(10 * 1024 * 1024),
   MAX_EVENT_LOOP_DELAY_MS: intFrom(0).default(1_000),
+  POOL_SIZE: intFrom(0, 64).default(1),
+  POOL_MAX_PROCESSES: intFrom(1, 1024).default(8),
+  POOL_HOT_TTL_MS: intFrom(1).default(300_000),
+  POOL_MAX_TURNS: intFrom(1).default(100),
+  POOL_MAX_RSS_MB: intFrom(64).default(1024),
+  POOL_MODEL: z.string().regex(/^[a-z0-9][a-z0-9.\-[\]]*$/, 'must be a model alias or name').default('sonnet'),
   EVENT_RETENTION: intFrom(0).default(10_000),
   PROCESS_RETENTION: intFrom(1).default(10_000),
 });
@@ -63,6 +69,14 @@ export function configSchema(cwd: string) {
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+      pool: {
+        size: e.POOL_SIZE,
+        maxProcesses: e.POOL_MAX_PROCESSES,
+        hotTtlMs: e.POOL_HOT_TTL_MS,
+        maxTurns: e.POOL_MAX_TURNS,
+        maxRssMb: e.POOL_MAX_RSS_MB,
+        model: e.POOL_MODEL,
+      },
       eventRetention: e.EVENT_RETENTION,
       processRetention: e.PROCESS_RETENTION,
     };

@@ -30,6 +30,8 @@ export interface CompletionJob {
 export interface Outcome {
   record: ProcessRecord;
   error?: GatewayError;
+  /** Time spent in the provider (the CLI) for this run, when it got that far. */
+  cliMs?: number;
 }
 
 /** Receives a run's events as they happen (the streaming route). */
@@ -53,6 +55,7 @@ interface Run {
   controller: AbortController;
   observer?: RunObserver;
   finished: boolean;
+  cliMs?: number;
   resolve: (outcome: Outcome) => void;
   done: Promise<Outcome>;
   log: Logger;
@@ -97,6 +100,20 @@ export class ProcessManager {
   }
 
   async submit(job: CompletionJob, observer?: RunObserver): Promise<ProcessHandle> {
+    try {
+      return await this.enqueue(job, observer);
+    } catch (err) {
+      this.releaseReservation(job);
+      throw err;
+    }
+  }
+
+  /** A new session's reserved process goes back to the provider when its job never runs. */
+  private releaseReservation(job: CompletionJob): void {
+    if (!job.request.resume) this.deps.provider.releaseSession?.(job.request.sessionId);
+  }
+
+  private async enqueue(job: CompletionJob, observer?: RunObserver): Promise<ProcessHandle> {
     const { config, sessions, provider, bus } = this.deps;
     if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
     const sid = job.request.sessionId;
@@ -163,6 +180,7 @@ export class ProcessManager {
       const at = this.pending.indexOf(run);
       if (at >= 0) {
         this.pending.splice(at, 1);
+        this.releaseReservation(run.job);
         this.finish(run, new CancelledError(reason));
       } else {
         run.controller.abort(new CancelledError(reason));
@@ -272,6 +290,7 @@ export class ProcessManager {
         });
         break;
       case 'result':
+        run.cliMs = ev.result.cliMs;
         this.finish(
           run,
           toChatCompletion(
@@ -306,6 +325,6 @@ export class ProcessManager {
       model: run.job.model,
       ...(failed ? { error: outcome.toJSON(), internal: { claude: outcome.raw } } : { result: outcome }),
     });
-    run.resolve({ record: this.deps.store.get(run.id)!, error: failed ? outcome : undefined });
+    run.resolve({ record: this.deps.store.get(run.id)!, error: failed ? outcome : undefined, cliMs: run.cliMs });
   }
 }

@@ -94,6 +94,9 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
     app.addHook('preClose', async () => {
       await manager.shutdown(config.shutdownGraceMs);
     });
+    app.addHook('onClose', async () => {
+      await provider.close?.();
+    });
   },
   { name: 'gateway-services' },
 );

@@ -23,10 +23,16 @@ async function stillServes(gw: TestGateway): Promise<void> {
 
 const OPENAI_ERROR = { message: expect.any(String), type: expect.any(String), param: null, code: expect.any(String) };
 
-describe('CLI faults (fake CLI)', () => {
+/** Every fault, with the process pool (the default) and with one `claude -p` per request. */
+const MODES = [
+  { mode: 'pooled', env: {} },
+  { mode: 'one-shot', env: { POOL_SIZE: '0' } },
+];
+
+describe.each(MODES)('CLI faults (fake CLI, $mode)', ({ env }) => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startGateway({ fake: true });
+    gw = await startGateway({ fake: true, env });
   });
   afterAll(async () => {
     await gw?.close();
@@ -68,11 +74,11 @@ describe('CLI faults (fake CLI)', () => {
     expect(last).toEqual({ error: { ...OPENAI_ERROR, type: 'api_error', code: 'bad_cli_output' } });
   });
 
-  it('a crash without output (non-streaming) is a 502 that quotes stderr', async () => {
+  it('a crash (non-streaming) is a 502 that quotes what the CLI printed', async () => {
     const r = await post(gw, completion('FAKE_CRASH quietly'));
     expect(r.status).toBe(502);
     expect(r.body.error).toEqual({ ...OPENAI_ERROR, type: 'api_error' });
-    expect(r.body.error.message).toContain('segfault-ish crash');
+    expect(r.body.error.message).toMatch(/exited with code 1 without a usable result \((stdout|stderr): .+\)/);
     await stillServes(gw);
   });
 
@@ -96,10 +102,10 @@ describe('CLI faults (fake CLI)', () => {
   });
 });
 
-describe('deadline (REQUEST_TIMEOUT_MS 1000)', () => {
+describe.each(MODES)('deadline (REQUEST_TIMEOUT_MS 1000, $mode)', ({ env }) => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startGateway({ fake: true, env: { REQUEST_TIMEOUT_MS: '1000' } });
+    gw = await startGateway({ fake: true, env: { ...env, REQUEST_TIMEOUT_MS: '1000' } });
     mkdirSync(gw.home, { recursive: true }); // where the fake CLI writes its pid files
   });
   afterAll(async () => {

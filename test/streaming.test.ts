@@ -1,7 +1,7 @@
 // Streaming with the real Claude CLI against the mock upstream, through the official OpenAI SDK.
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { useMockGateway } from './support/gateway.js';
+import { type TestGateway, startGateway, useMockGateway } from './support/gateway.js';
 import { fetchJson, processesMatching, waitFor, waitForStatus } from './support/process-helpers.js';
 
 const ctx = useMockGateway();
@@ -93,11 +93,12 @@ describe('streaming chat completions (real CLI)', () => {
     expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('one two');
   });
 
-  it('aborting mid-stream kills the CLI and marks the process cancelled', async () => {
-    ctx.mock.on('ABORT_MARKER', { text: Array.from({ length: 30 }, (_, i) => `w${i} `), chunkDelayMs: 200 });
-    const stream = await ctx.gw.openai.chat.completions.create({
+  /** Streams a slow answer and aborts after two deltas; returns the first chunk and the CLI pids seen. */
+  async function abortAfterTwoDeltas(gw: TestGateway, marker: string) {
+    ctx.mock.on(marker, { text: Array.from({ length: 30 }, (_, i) => `w${i} `), chunkDelayMs: 200 });
+    const stream = await gw.openai.chat.completions.create({
       model: 'sonnet',
-      messages: [{ role: 'user', content: 'ABORT_MARKER please' }],
+      messages: [{ role: 'user', content: `${marker} please` }],
       stream: true,
     });
     let first: any;
@@ -115,22 +116,45 @@ describe('streaming chat completions (real CLI)', () => {
     const abortedAt = Date.now();
     expect(deltas).toBe(2);
     expect(cliPids.length).toBeGreaterThan(0);
-
-    await waitFor(() => processesMatching(`--session-id=${first.session_id}`).length === 0, {
-      timeoutMs: 2_000,
-      what: 'the CLI of the aborted run to exit',
-    });
-    // nothing at all of this gateway's CLI processes is left (CLAUDE_CONFIG_DIR is under the gateway's dir)
-    expect(processesMatching(ctx.gw.dir)).toEqual([]);
-    const record = await waitForStatus(ctx.gw.url, first.process_id, ['cancelled', 'failed', 'completed'], 2_000);
+    const record = await waitForStatus(gw.url, first.process_id, ['cancelled', 'failed', 'completed'], 2_000);
     expect(Date.now() - abortedAt).toBeLessThan(2_500);
     expect(record.status).toBe('cancelled');
     expect(record.error).toMatchObject({ code: 'client_disconnected' });
     expect(record.result).toBeNull();
+    return { first, cliPids };
+  }
 
-    // the gateway still serves
-    const again = await ctx.gw.openai.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'hi after abort' }] });
-    expect(again.choices[0]!.message.content).toBe('Hello from mock');
+  it('aborting mid-stream interrupts a pooled CLI, which stays for the next turn of its session', async () => {
+    const { first, cliPids } = await abortAfterTwoDeltas(ctx.gw, 'ABORT_POOLED');
+    // the interrupted process is kept: same pid, and the session goes on in it
+    expect(processesMatching(`--session-id=${first.session_id}`)).toEqual(cliPids);
+    const next: any = await ctx.gw.openai.chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'after the interrupt' }],
+      // @ts-expect-error gateway extension
+      session_id: first.session_id,
+    });
+    expect(next.choices[0].message.content).toBe('Hello from mock');
+    expect(next.claude_metadata.session_id).toBe(first.session_id);
+    expect(processesMatching(`--session-id=${first.session_id}`)).toEqual(cliPids);
+    expect(JSON.stringify(ctx.mock.messageRequests().at(-1)!.body.messages)).toContain('ABORT_POOLED please');
+  });
+
+  it('aborting mid-stream without the pool kills the CLI and its whole group', async () => {
+    const gw = await startGateway({ mock: ctx.mock, env: { POOL_SIZE: '0' } });
+    try {
+      const { first } = await abortAfterTwoDeltas(gw, 'ABORT_ONESHOT');
+      await waitFor(() => processesMatching(`--session-id=${first.session_id}`).length === 0, {
+        timeoutMs: 2_000,
+        what: 'the CLI of the aborted run to exit',
+      });
+      // nothing at all of this gateway's CLI processes is left (CLAUDE_CONFIG_DIR is under the gateway's dir)
+      expect(processesMatching(gw.dir)).toEqual([]);
+      const again = await gw.openai.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'hi after abort' }] });
+      expect(again.choices[0]!.message.content).toBe('Hello from mock');
+    } finally {
+      await gw.close();
+    }
   });
 
   it('an upstream error after the stream started ends it with an error event and a failed record', async () => {

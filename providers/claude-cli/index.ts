@@ -1,21 +1,15 @@
-import { randomUUID } from 'node:crypto';
-import { access, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  BadCliOutputError,
-  CliNotFoundError,
-  GatewayError,
-  NotFoundError,
-  ServiceUnavailableError,
-  excerpt,
-} from '../../src/errors.js';
-import type { Provider, ProviderEvent, ProviderHealth, ProviderRequest } from '../types.js';
-import { buildArgs } from './args.js';
+import { BadCliOutputError, CliNotFoundError, excerpt } from '../../src/errors.js';
+import type { Provider, ProviderEvent, ProviderHealth, ProviderRequest, SessionSettings } from '../types.js';
+import { type SpawnProfile, liveArgs } from './args.js';
 import { childEnv } from './env.js';
+import { LiveCliProcess } from './live-process.js';
 import { listModels, resolveModel } from './models.js';
-import { CliOutput } from './output.js';
-import { mapCliResult } from './result.js';
-import { type CliExit, spawnCli } from './spawn.js';
+import { type OneShotContext, runOneShot } from './one-shot.js';
+import { type PoolOptions, ProcessPool } from './pool.js';
+import { spawnCli } from './spawn.js';
+import { SystemPromptFiles } from './system-prompt.js';
 
 export interface ClaudeCliOptions {
   bin: string;
@@ -26,89 +20,87 @@ export interface ClaudeCliOptions {
   tmpDir: string;
   /** The gateway's environment, filtered into the child's. */
   parentEnv?: NodeJS.ProcessEnv;
-}
-
-const NO_SESSION = /No conversation found with session ID/i;
-
-/** Why a run that printed no usable result failed, from its exit status and raw output. */
-function failure(bin: string, exit: CliExit, stdout: string, sessionId: string): GatewayError {
-  if (exit.spawnError) {
-    if (exit.spawnError === 'ENOENT') return new CliNotFoundError(bin);
-    return new ServiceUnavailableError(`claude executable could not be started: ${bin} (${exit.spawnError})`, 'claude_unusable');
-  }
-  if (NO_SESSION.test(exit.stderr)) {
-    return new NotFoundError(`session ${sessionId} does not exist`, 'session_id', 'session_not_found');
-  }
-  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
-  const detail = stdout.trim()
-    ? `stdout: ${excerpt(stdout)}`
-    : exit.stderr.trim()
-      ? `stderr: ${excerpt(exit.stderr)}`
-      : 'no output';
-  return new BadCliOutputError(`the Claude CLI ${how} without a usable result (${detail})`);
+  /** Long-lived processes (warm pool, hot sessions); without it every run is a one-shot `claude -p`. */
+  pool?: Omit<PoolOptions, 'spawn' | 'onError'>;
+  onError?(err: unknown): void;
 }
 
 export class ClaudeCliProvider implements Provider {
   readonly name = 'claude-cli';
-  private readonly env: Record<string, string>;
+  private readonly ctx: OneShotContext;
+  private readonly pool: ProcessPool | undefined;
 
   constructor(private readonly opts: ClaudeCliOptions) {
-    this.env = childEnv(opts.parentEnv ?? process.env, {
+    const env = childEnv(opts.parentEnv ?? process.env, {
       claudeConfigDir: opts.claudeConfigDir,
       passthrough: opts.envPassthrough,
     });
+    this.ctx = { bin: opts.bin, env, killGraceMs: opts.killGraceMs, prompts: new SystemPromptFiles(opts.tmpDir) };
+    if (opts.pool && opts.pool.size > 0) {
+      this.pool = new ProcessPool({ ...opts.pool, spawn: (p, s) => this.spawnLive(p, s), onError: opts.onError });
+      this.pool.start();
+    }
   }
 
   models = listModels;
   resolveModel = resolveModel;
 
+  reserveSession(settings: SessionSettings): string | undefined {
+    return this.pool?.reserve(settings);
+  }
+
+  releaseSession(sessionId: string): void {
+    this.pool?.release(sessionId);
+  }
+
+  poolStats() {
+    return this.pool?.stats();
+  }
+
   async *run(req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
-    // Our own controller too: a consumer that stops iterating early must not leave the CLI running.
-    const local = new AbortController();
-    const relay = () => local.abort(signal.reason);
-    if (signal.aborted) relay();
-    else signal.addEventListener('abort', relay, { once: true });
-    const systemFile = req.systemPrompt ? await this.writeSystemPrompt(req.systemPrompt) : undefined;
-    const proc = spawnCli({
-      bin: this.opts.bin,
-      args: buildArgs(req, systemFile),
-      cwd: req.cwd,
-      env: this.env,
-      stdin: req.prompt,
-      signal: local.signal,
-      killGraceMs: this.opts.killGraceMs,
-    });
-    const out = new CliOutput(req.stream);
-    let answered = false;
-    try {
-      for await (const line of proc.lines) {
-        for (const ev of out.push(line)) yield ev;
-        // The result line ends the answer: hand it on without waiting for the exit.
-        if (out.result && !answered) {
-          answered = true;
-          yield { type: 'result', result: mapCliResult(out.result, out.excerpt()) };
-        }
-      }
-      const exit = await proc.exit;
-      if (signal.aborted) throw signal.reason;
-      if (answered) return;
-      const result = out.finish();
-      if (!result) throw failure(this.opts.bin, exit, out.excerpt(), req.sessionId);
-      yield { type: 'result', result: mapCliResult(result, out.excerpt()) };
-    } finally {
-      if (!out.result) local.abort(new Error('run abandoned'));
-      signal.removeEventListener('abort', relay);
-      // Returning only once the CLI is gone keeps a session's next turn off a transcript still being written.
-      await proc.exit;
-      if (systemFile) await rm(systemFile, { force: true });
+    const started = performance.now();
+    const events = this.pool ? this.runLive(this.pool, req, signal) : runOneShot(this.ctx, req, signal);
+    for await (const ev of events) {
+      yield ev.type === 'result' ? { ...ev, result: { ...ev.result, cliMs: performance.now() - started } } : ev;
     }
   }
 
-  private async writeSystemPrompt(text: string): Promise<string> {
-    await mkdir(this.opts.tmpDir, { recursive: true, mode: 0o700 });
-    const file = path.join(this.opts.tmpDir, `system-${randomUUID()}.txt`);
-    await writeFile(file, text, { mode: 0o600 });
-    return file;
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  /** A turn on a pooled process; one that died before anything reached the client is retried once. */
+  private async *runLive(pool: ProcessPool, req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+    for (let attempt = 0; ; attempt++) {
+      const entry = await pool.checkout(req);
+      let yielded = false;
+      try {
+        for await (const ev of entry.proc.turn(req.prompt, signal)) {
+          yielded = true;
+          yield ev;
+        }
+        return;
+      } catch (err) {
+        const retry = attempt === 0 && !yielded && !signal.aborted && !entry.proc.isAlive && err instanceof BadCliOutputError;
+        if (!retry) throw err;
+      } finally {
+        pool.checkin(entry);
+      }
+    }
+  }
+
+  private async spawnLive(profile: SpawnProfile, session: { id: string; resume: boolean }): Promise<LiveCliProcess> {
+    const systemFile = await this.ctx.prompts.write(profile.systemPrompt);
+    const proc = new LiveCliProcess({
+      bin: this.ctx.bin,
+      args: liveArgs(profile, session, systemFile),
+      cwd: profile.cwd,
+      env: this.ctx.env,
+      sessionId: session.id,
+      killGraceMs: this.ctx.killGraceMs,
+    });
+    void proc.exited.then(() => this.ctx.prompts.remove(systemFile));
+    return proc;
   }
 
   async hasSession(sessionId: string): Promise<boolean> {
@@ -131,7 +123,7 @@ export class ClaudeCliProvider implements Provider {
       bin: this.opts.bin,
       args: ['--version'],
       cwd: process.cwd(),
-      env: this.env,
+      env: this.ctx.env,
       stdin: '',
       signal: controller.signal,
       killGraceMs: 0,

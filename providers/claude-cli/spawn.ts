@@ -13,6 +13,10 @@ export interface CliProcess {
   /** stdout, line by line, as the CLI writes it. */
   lines: AsyncIterable<string>;
   exit: Promise<CliExit>;
+  /** Writes to stdin (only when it was left open). */
+  write(data: string): void;
+  /** Closes stdin: a long-lived CLI exits once its work is done. */
+  endInput(): void;
 }
 
 export interface SpawnOptions {
@@ -20,7 +24,8 @@ export interface SpawnOptions {
   args: string[];
   cwd: string;
   env: Record<string, string>;
-  stdin: string;
+  /** Written to stdin, which is then closed; without it stdin stays open for `write`. */
+  stdin?: string;
   signal: AbortSignal;
   killGraceMs: number;
 }
@@ -63,7 +68,7 @@ export function spawnCli(opts: SpawnOptions): CliProcess {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: false,
-    input: opts.stdin,
+    ...(opts.stdin !== undefined ? { input: opts.stdin } : { stdin: 'pipe' as const }),
     detached: true,
     reject: false,
     buffer: false,
@@ -112,5 +117,15 @@ export function spawnCli(opts: SpawnOptions): CliProcess {
     }
   }
 
-  return { pid, lines: lines(), exit };
+  // A closed pipe (the CLI died) must not crash the gateway: the exit status tells what happened.
+  sub.stdin?.on('error', () => {});
+  return {
+    pid,
+    lines: lines(),
+    exit,
+    write: (data) => {
+      if (sub.stdin?.writable) sub.stdin.write(data);
+    },
+    endInput: () => sub.stdin?.end(),
+  };
 }

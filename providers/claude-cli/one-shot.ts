@@ -1,0 +1,57 @@
+import type { ProviderEvent, ProviderRequest } from '../types.js';
+import { oneShotArgs } from './args.js';
+import { cliFailure } from './failure.js';
+import { CliOutput } from './output.js';
+import { mapCliResult } from './result.js';
+import { spawnCli } from './spawn.js';
+import type { SystemPromptFiles } from './system-prompt.js';
+
+export interface OneShotContext {
+  bin: string;
+  env: Record<string, string>;
+  killGraceMs: number;
+  prompts: SystemPromptFiles;
+}
+
+/** One `claude -p` run per completion: spawn, prompt on stdin, parse, exit. */
+export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+  // Our own controller too: a consumer that stops iterating early must not leave the CLI running.
+  const local = new AbortController();
+  const relay = () => local.abort(signal.reason);
+  if (signal.aborted) relay();
+  else signal.addEventListener('abort', relay, { once: true });
+  const systemFile = await ctx.prompts.write(req.systemPrompt);
+  const proc = spawnCli({
+    bin: ctx.bin,
+    args: oneShotArgs(req, systemFile),
+    cwd: req.cwd,
+    env: ctx.env,
+    stdin: req.prompt,
+    signal: local.signal,
+    killGraceMs: ctx.killGraceMs,
+  });
+  const out = new CliOutput(req.stream);
+  let answered = false;
+  try {
+    for await (const line of proc.lines) {
+      for (const ev of out.push(line)) yield ev;
+      // The result line ends the answer: hand it on without waiting for the exit.
+      if (out.result && !answered) {
+        answered = true;
+        yield { type: 'result', result: mapCliResult(out.result, out.excerpt()) };
+      }
+    }
+    const exit = await proc.exit;
+    if (signal.aborted) throw signal.reason;
+    if (answered) return;
+    const result = out.finish();
+    if (!result) throw cliFailure(ctx.bin, exit, out.excerpt(), req.sessionId);
+    yield { type: 'result', result: mapCliResult(result, out.excerpt()) };
+  } finally {
+    if (!out.result) local.abort(new Error('run abandoned'));
+    signal.removeEventListener('abort', relay);
+    // Returning only once the CLI is gone keeps a session's next turn off a transcript still being written.
+    await proc.exit;
+    await ctx.prompts.remove(systemFile);
+  }
+}

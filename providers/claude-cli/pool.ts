@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import type { ProviderRequest } from '../types.js';
+import { type SpawnProfile, profileKey, profileOf } from './args.js';
+import type { LiveCliProcess } from './live-process.js';
+
+export interface PoolOptions {
+  /** Warm processes kept ready per profile in use (the default profile always). */
+  size: number;
+  /** Live processes at most: warm, reserved, busy and hot together. */
+  maxProcesses: number;
+  /** How long a session's process stays hot after its turn (and a warm one of a profile out of use). */
+  hotTtlMs: number;
+  /** Turns after which a process is recycled (the CLI grows with use). */
+  maxTurns: number;
+  /** Resident memory after which a process is recycled. */
+  maxRssMb: number;
+  defaultProfile: SpawnProfile;
+  spawn(profile: SpawnProfile, session: { id: string; resume: boolean }): Promise<LiveCliProcess>;
+  onError?(err: unknown): void;
+}
+
+type State = 'warm' | 'reserved' | 'busy' | 'hot' | 'closing';
+
+export interface PoolEntry {
+  proc: LiveCliProcess;
+  key: string;
+  profile: SpawnProfile;
+  state: State;
+  lastUsed: number;
+  timer?: NodeJS.Timeout;
+}
+
+/** After a warm process dies this young, its profile is not refilled for a while (no spawn loops). */
+const EARLY_DEATH_MS = 5_000;
+const REFILL_BACKOFF_MS = 10_000;
+
+/**
+ * Pre-started CLI processes keyed by spawn profile. A fresh completion reserves a warm process (its
+ * session id becomes the completion's); after the turn the process stays bound to that session as a
+ * hot session for a TTL, so the next turn goes straight to it. Expired hot processes are /cleared
+ * back into the warm pool or closed; processes are recycled after a turn count or memory ceiling;
+ * the least recently used idle ones make room for new ones.
+ */
+export class ProcessPool {
+  private readonly entries = new Set<PoolEntry>();
+  /** Profiles other than the default: how often and when last used, to warm them on demand. */
+  private readonly usage = new Map<string, { profile: SpawnProfile; count: number; at: number }>();
+  private readonly refillBlockedUntil = new Map<string, number>();
+  /** Warm processes being spawned, per profile: counted as there already, so refills do not overshoot. */
+  private readonly starting = new Map<string, number>();
+  private readonly defaultKey: string;
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.defaultKey = profileKey(opts.defaultProfile);
+  }
+
+  /** Warms the default profile. */
+  start(): void {
+    this.refill(this.defaultKey, this.opts.defaultProfile);
+  }
+
+  stats(): Record<State, number> & { total: number } {
+    const s = { warm: 0, reserved: 0, busy: 0, hot: 0, closing: 0, total: this.entries.size };
+    for (const e of this.entries) s[e.state]++;
+    return s;
+  }
+
+  /** Takes a warm process of this profile for a new session, or undefined when none is ready. */
+  reserve(profile: SpawnProfile): string | undefined {
+    const key = profileKey(profile);
+    this.noteUse(key, profile);
+    const entry = this.find((e) => e.state === 'warm' && e.key === key);
+    if (entry) {
+      this.setState(entry, 'reserved');
+      entry.lastUsed = Date.now();
+    }
+    this.refill(key, profile);
+    return entry?.proc.sessionId;
+  }
+
+  /** A reservation that will not be used (its completion was cancelled while queued). */
+  release(sessionId: string): void {
+    const entry = this.find((e) => e.state === 'reserved' && e.proc.sessionId === sessionId);
+    if (entry) this.setState(entry, 'warm');
+  }
+
+  /** The process for this turn: the reserved or hot one, else a new one (resuming when needed). */
+  async checkout(req: ProviderRequest): Promise<PoolEntry> {
+    const key = profileKey(profileOf(req));
+    const mine = this.find((e) => e.proc.sessionId === req.sessionId && e.state !== 'busy' && e.state !== 'warm');
+    if (mine && (mine.state === 'reserved' || mine.state === 'hot') && mine.key === key && mine.proc.isAlive) {
+      this.setState(mine, 'busy');
+      return mine;
+    }
+    // A session's process with another profile (or on its way out) goes first: one process per session.
+    if (mine) await this.retire(mine);
+    this.makeRoom();
+    const proc = await this.opts.spawn(profileOf(req), { id: req.sessionId, resume: req.resume });
+    return this.add(proc, key, profileOf(req), 'busy');
+  }
+
+  /** Back from a turn: hot for its session, or recycled. */
+  checkin(entry: PoolEntry): void {
+    if (!this.entries.has(entry)) return;
+    entry.lastUsed = Date.now();
+    const rss = entry.proc.rssMb();
+    if (!entry.proc.isAlive) return;
+    if (this.closed || entry.proc.turns >= this.opts.maxTurns || (rss !== undefined && rss > this.opts.maxRssMb)) {
+      void this.retire(entry);
+      return;
+    }
+    this.setState(entry, 'hot');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.entries].map((e) => this.retire(e)));
+  }
+
+  private find(pred: (e: PoolEntry) => boolean): PoolEntry | undefined {
+    for (const e of this.entries) if (pred(e)) return e;
+    return undefined;
+  }
+
+  private count(pred: (e: PoolEntry) => boolean): number {
+    let n = 0;
+    for (const e of this.entries) if (pred(e)) n++;
+    return n;
+  }
+
+  private add(proc: LiveCliProcess, key: string, profile: SpawnProfile, state: State): PoolEntry {
+    const entry: PoolEntry = { proc, key, profile, state: 'busy', lastUsed: Date.now() };
+    const born = Date.now();
+    this.entries.add(entry);
+    this.setState(entry, state);
+    void proc.exited.then(() => {
+      clearTimeout(entry.timer);
+      this.entries.delete(entry);
+      if (entry.state === 'warm' && Date.now() - born < EARLY_DEATH_MS) {
+        this.refillBlockedUntil.set(key, Date.now() + REFILL_BACKOFF_MS);
+      }
+      if (entry.state === 'warm' || entry.state === 'reserved') this.refill(key, profile);
+    });
+    return entry;
+  }
+
+  /** State changes arm the idle timers: hot and warm processes expire, the others do not. */
+  private setState(entry: PoolEntry, state: State): void {
+    entry.state = state;
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (state === 'hot' || (state === 'warm' && entry.key !== this.defaultKey)) {
+      entry.timer = setTimeout(() => void this.expire(entry), this.opts.hotTtlMs);
+      entry.timer.unref();
+    }
+  }
+
+  /** An idle process past its TTL: back to the warm pool through /clear if wanted, else closed. */
+  private async expire(entry: PoolEntry): Promise<void> {
+    if (entry.state === 'hot' && this.warmWanted(entry.key) > 0) {
+      this.setState(entry, 'closing');
+      try {
+        await entry.proc.clear();
+        if (entry.proc.isAlive && !this.closed) {
+          this.setState(entry, 'warm');
+          return;
+        }
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+    }
+    await this.retire(entry);
+  }
+
+  private async retire(entry: PoolEntry): Promise<void> {
+    this.setState(entry, 'closing');
+    await entry.proc.close();
+    this.entries.delete(entry);
+  }
+
+  /** How many more warm processes this profile should have. */
+  private warmWanted(key: string): number {
+    if (this.closed || this.opts.size === 0) return 0;
+    const inUse = key === this.defaultKey || (this.usage.get(key)?.count ?? 0) >= 2;
+    if (!inUse) return 0;
+    return this.opts.size - (this.starting.get(key) ?? 0) - this.count((e) => e.key === key && e.state === 'warm');
+  }
+
+  private get startingTotal(): number {
+    let n = 0;
+    for (const v of this.starting.values()) n += v;
+    return n;
+  }
+
+  private noteUse(key: string, profile: SpawnProfile): void {
+    if (key === this.defaultKey) return;
+    const now = Date.now();
+    const u = this.usage.get(key);
+    const recent = u && now - u.at < this.opts.hotTtlMs;
+    this.usage.set(key, { profile, count: recent ? u.count + 1 : 1, at: now });
+    // Forget profiles out of use, so the map stays bounded.
+    for (const [k, v] of this.usage) if (now - v.at > this.opts.hotTtlMs) this.usage.delete(k);
+  }
+
+  /** Starts warm processes for a profile up to its target, without evicting anyone's session. */
+  private refill(key: string, profile: SpawnProfile): void {
+    if ((this.refillBlockedUntil.get(key) ?? 0) > Date.now()) return;
+    const room = this.opts.maxProcesses - this.entries.size - this.startingTotal;
+    const wanted = Math.min(this.warmWanted(key), room);
+    for (let i = 0; i < wanted; i++) {
+      this.starting.set(key, (this.starting.get(key) ?? 0) + 1);
+      const started = () => this.starting.set(key, (this.starting.get(key) ?? 1) - 1);
+      this.opts.spawn(profile, { id: randomUUID(), resume: false }).then(
+        (proc) => {
+          started();
+          if (this.closed) void proc.close();
+          else this.add(proc, key, profile, 'warm');
+        },
+        (err) => {
+          started();
+          this.opts.onError?.(err);
+        },
+      );
+    }
+  }
+
+  /** Frees a place for a new process: the least recently used idle one goes (warm before hot). */
+  private makeRoom(): void {
+    if (this.entries.size < this.opts.maxProcesses) return;
+    let victim: PoolEntry | undefined;
+    for (const e of this.entries) {
+      if (e.state !== 'warm' && e.state !== 'hot') continue;
+      const better =
+        !victim ||
+        (e.state === 'warm' && victim.state === 'hot') ||
+        (e.state === victim.state && e.lastUsed < victim.lastUsed);
+      if (better) victim = e;
+    }
+    if (victim) void this.retire(victim);
+  }
+}
