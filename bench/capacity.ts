@@ -6,12 +6,14 @@
 // Rows:
 //   (a) fresh completions: every request is a new conversation
 //   (b) hot-session turns: K sessions are made first (one request each), then every request continues
-//       one of them (connection i always uses session i % K, so a session never has two turns queued)
+//       one of them (connection i always uses session i % K; with K ≥ connections a session never has
+//       two turns in flight)
 // Without the process pool every completion spawns a CLI process (a `--resume` one for (b)), so both
 // rows are bound by process start-up; with POOL_SIZE > 0 and hot sessions, (b) needs no spawn.
 //
 //   npx tsx bench/capacity.ts   (BENCH_CONNECTIONS=50, BENCH_DURATION_S=10, BENCH_MAX_CONCURRENCY=8,
-//                                BENCH_POOL_SIZE unset = the gateway's default; 0 disables the pool)
+//                                BENCH_SESSIONS=BENCH_CONNECTIONS; BENCH_POOL_SIZE unset = the gateway's
+//                                default, 0 disables the pool; BENCH_GW_<NAME>=v sets <NAME> for the gateway)
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -22,7 +24,9 @@ import {
   cpuSeconds,
   envInt,
   fmt,
+  describeEnv,
   gatewayCommand,
+  gatewayEnvFromBench,
   machineLine,
   markdownTable,
   mb,
@@ -36,8 +40,8 @@ import {
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 50);
 const DURATION_S = envInt('BENCH_DURATION_S', 10);
 const MAX_CONCURRENCY = envInt('BENCH_MAX_CONCURRENCY', 8);
-const POOL_SIZE = process.env.BENCH_POOL_SIZE;
-const SESSIONS = CONNECTIONS;
+const EXTRA_ENV = gatewayEnvFromBench();
+const SESSIONS = envInt('BENCH_SESSIONS', CONNECTIONS);
 const MESSAGES = [{ role: 'user', content: 'hi' }];
 const FRESH_BODY = JSON.stringify({ model: 'sonnet', messages: MESSAGES });
 
@@ -93,7 +97,7 @@ async function main(): Promise<void> {
     MAX_QUEUE: '10000',
     KILL_GRACE_MS: '500',
     SHUTDOWN_GRACE_MS: '1000',
-    ...(POOL_SIZE !== undefined && POOL_SIZE !== '' ? { POOL_SIZE } : {}),
+    ...EXTRA_ENV,
   };
   const t0 = performance.now();
   let gw: GatewayProcess | undefined;
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
   console.log(`workload: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per row, POST /v1/chat/completions`);
   console.log(`  ${FRESH_BODY} (row b adds session_id: connection i → session i % ${SESSIONS}, made beforehand)`);
   console.log(`  gateway: own process (${gatewayCommand()}), LOG_LEVEL=warn, MAX_CONCURRENCY=${MAX_CONCURRENCY}, MAX_QUEUE=10000,`);
-  console.log(`  POOL_SIZE=${env.POOL_SIZE ?? '(gateway default)'}; CLI = test/support/fake-claude.mjs (a Node script, no upstream)`);
+  console.log(`  settings from the bench's env: ${describeEnv(EXTRA_ENV)}; CLI = test/support/fake-claude.mjs (a Node script, no upstream)`);
   console.log(`  after ${2 * MAX_CONCURRENCY} warm-up requests; ${machine}; total ${total.toFixed(1)} s\n`);
   console.log(
     markdownTable(

@@ -7,7 +7,8 @@
 // waits BENCH_UPSTREAM_DELAY_MS before answering each request (a model's time to first byte).
 //
 //   npx tsx bench/concurrency.ts   (BENCH_BATCHES=4,8,16,32 BENCH_MAX_CONCURRENCY=4
-//                                   BENCH_UPSTREAM_DELAY_MS=200; BENCH_POOL_SIZE unset = gateway default)
+//                                   BENCH_UPSTREAM_DELAY_MS=200; BENCH_POOL_SIZE unset = gateway default;
+//                                   BENCH_GW_<NAME>=v sets <NAME> for the gateway)
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { startMockAnthropic } from '../test/support/mock-anthropic.js';
@@ -18,7 +19,9 @@ import {
   envInt,
   envIntList,
   fmt,
+  describeEnv,
   gatewayCommand,
+  gatewayEnvFromBench,
   machineLine,
   markdownTable,
   mb,
@@ -33,7 +36,7 @@ import {
 const BATCHES = envIntList('BENCH_BATCHES', [4, 8, 16, 32]);
 const MAX_CONCURRENCY = envInt('BENCH_MAX_CONCURRENCY', 4);
 const DELAY_MS = envInt('BENCH_UPSTREAM_DELAY_MS', 200, 0);
-const POOL_SIZE = process.env.BENCH_POOL_SIZE;
+const EXTRA_ENV = gatewayEnvFromBench();
 const PROMPT = 'Say hello.';
 const REPLY = 'Hello from mock';
 
@@ -63,7 +66,7 @@ async function main(): Promise<void> {
     MAX_QUEUE: '10000',
     KILL_GRACE_MS: '500',
     SHUTDOWN_GRACE_MS: '1000',
-    ...(POOL_SIZE !== undefined && POOL_SIZE !== '' ? { POOL_SIZE } : {}),
+    ...EXTRA_ENV,
   };
   let gw: GatewayProcess | undefined;
   const t0 = performance.now();
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
   console.log('## concurrency: simultaneous real-CLI completions, queued beyond MAX_CONCURRENCY\n');
   console.log(`workload: batches of N simultaneous POST /v1/chat/completions {model:"sonnet", "${PROMPT}"}, one batch after another;`);
   console.log(`  gateway: own process (${gatewayCommand()}), LOG_LEVEL=warn, MAX_CONCURRENCY=${MAX_CONCURRENCY}, MAX_QUEUE=10000,`);
-  console.log(`  POOL_SIZE=${env.POOL_SIZE ?? '(gateway default)'}; CLI ${CLAUDE_BIN}`);
+  console.log(`  settings from the bench's env: ${describeEnv(EXTRA_ENV)}; CLI ${CLAUDE_BIN}`);
   console.log(`  upstream: project mock, reply ${JSON.stringify(REPLY)} after ${DELAY_MS} ms (${upstreamCalls} upstream calls for ${completions} completions)`);
   console.log(`  latency = request to parsed body, queueing included; after 1 warm-up; ${machine}; total ${total.toFixed(1)} s\n`);
   console.log(

@@ -8,7 +8,8 @@
 // at millisecond resolution, so each delay is exact to ±1 ms. The subscribers' own work (one event
 // loop reading 1,000 sockets and parsing 1,000 JSON messages) is part of the figure.
 //
-//   npx tsx bench/fanout.ts   (BENCH_SUBSCRIBERS=1000, BENCH_COMPLETIONS=20)
+//   npx tsx bench/fanout.ts   (BENCH_SUBSCRIBERS=1000, BENCH_COMPLETIONS=20; BENCH_POOL_SIZE and
+//                              BENCH_GW_<NAME>=v as in capacity.ts)
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -18,7 +19,9 @@ import {
   benchDirs,
   envInt,
   fmt,
+  describeEnv,
   gatewayCommand,
+  gatewayEnvFromBench,
   machineLine,
   markdownTable,
   mb,
@@ -33,6 +36,7 @@ import {
 
 const SUBSCRIBERS = envInt('BENCH_SUBSCRIBERS', 1000);
 const COMPLETIONS = envInt('BENCH_COMPLETIONS', 20);
+const EXTRA_ENV = gatewayEnvFromBench();
 const CONNECT_PARALLEL = 50;
 const TIMEOUT_MS = 30_000;
 const BODY = { model: 'sonnet', background: true, messages: [{ role: 'user', content: 'hi' }] };
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
     CLAUDE_BIN: FAKE_CLAUDE_BIN,
     KILL_GRACE_MS: '500',
     SHUTDOWN_GRACE_MS: '1000',
+    ...EXTRA_ENV,
   };
   const deliveries = new Map<string, Delivery>();
   const entry = (id: string): Delivery => {
@@ -153,7 +158,8 @@ async function main(): Promise<void> {
   console.log(`workload: ${SUBSCRIBERS} subscribers on /v1/events?types=PROCESS_COMPLETE (ws, no compression, all in this process),`);
   console.log(`  ${COMPLETIONS} background completions one after another (after 1 warm-up), each ${bytes} bytes on the wire per subscriber;`);
   console.log(`  delay = receive time − event ts (same clock, 1 ms resolution); gateway: own process (${gatewayCommand()}),`);
-  console.log(`  LOG_LEVEL=warn, CLI = test/support/fake-claude.mjs; ${machine}; total ${total.toFixed(1)} s\n`);
+  console.log(`  LOG_LEVEL=warn, settings from the bench's env: ${describeEnv(EXTRA_ENV)}, CLI = test/support/fake-claude.mjs;
+  ${machine}; total ${total.toFixed(1)} s\n`);
   console.log(
     markdownTable(
       ['delay (ms)', 'samples', 'p50', 'p99', 'max'],

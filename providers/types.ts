@@ -86,6 +86,8 @@ export interface Provider {
   reserveSession?(settings: SessionSettings): string | undefined;
   /** Gives back a reservation that will not be used. */
   releaseSession?(sessionId: string): void;
+  /** Starts what the provider keeps running (pooled processes), once its directories exist. */
+  start?(): void;
   /** Stops whatever the provider keeps running (pooled processes). */
   close?(): Promise<void>;
   /** Whether a session can be continued (it exists in the provider's own store). */

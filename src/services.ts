@@ -69,6 +69,7 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
     }
 
     const manager = new ProcessManager({ provider, bus, store, sessions, config, log: app.log });
+    provider.start?.();
     let health: { at: number; value: ProviderHealth } | undefined;
     const readiness = async () => {
       if (!health || (!health.value.ok && Date.now() - health.at > RECHECK_FAILED_MS)) {

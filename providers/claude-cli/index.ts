@@ -38,8 +38,11 @@ export class ClaudeCliProvider implements Provider {
     this.ctx = { bin: opts.bin, env, killGraceMs: opts.killGraceMs, prompts: new SystemPromptFiles(opts.tmpDir) };
     if (opts.pool && opts.pool.size > 0) {
       this.pool = new ProcessPool({ ...opts.pool, spawn: (p, s) => this.spawnLive(p, s), onError: opts.onError });
-      this.pool.start();
     }
+  }
+
+  start(): void {
+    this.pool?.start();
   }
 
   models = listModels;

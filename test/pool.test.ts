@@ -1,0 +1,170 @@
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
+import { type TestGateway, startGateway, tempDir } from './support/gateway.js';
+import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
+import { fetchJson, isAlive, processesMatching, sleep, waitFor } from './support/process-helpers.js';
+import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
+
+const ask = async (gw: TestGateway, content: string, extra: Record<string, unknown> = {}) => {
+  const r = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', messages: [{ role: 'user', content }], ...extra } });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return { text: r.body.choices[0].message.content as string, sessionId: r.body.session_id as string, headers: r.headers };
+};
+const stats = (gw: TestGateway) => (gw.app.gateway.provider as ClaudeCliProvider).poolStats()!;
+
+describe('the process pool (fake CLI)', () => {
+  let gw: TestGateway | undefined;
+  afterEach(async () => {
+    await gw?.close();
+    gw = undefined;
+  });
+
+  it('keeps a warm process ready, serves a fresh completion from it, and refills', async () => {
+    gw = await startGateway({ fake: true, env: { POOL_SIZE: '1' } });
+    await waitFor(() => stats(gw!).warm === 1, { what: 'a warm process' });
+    const [warmPid] = processesMatching(`--input-format=stream-json`).filter((p) => processesMatching(gw!.dir).includes(p));
+    expect(warmPid).toBeDefined();
+    const first = await ask(gw, 'FAKE_PID');
+    expect(Number(first.text)).toBe(warmPid);
+    await waitFor(() => stats(gw!).warm === 1 && stats(gw!).hot === 1, { what: 'the pool to refill' });
+  });
+
+  it('sends the next turn of a session to its hot process, and resumes in a new one after the TTL', async () => {
+    gw = await startGateway({ fake: true, env: { POOL_HOT_TTL_MS: '400' } });
+    const first = await ask(gw, 'FAKE_TURNS');
+    expect(first.text).toBe('1');
+    const hot = await ask(gw, 'FAKE_TURNS', { session_id: first.sessionId });
+    expect(hot.text).toBe('2');
+    expect(hot.sessionId).toBe(first.sessionId);
+    const pid = Number((await ask(gw, 'FAKE_PID', { session_id: first.sessionId })).text);
+
+    await sleep(700); // past the TTL: the process is cleared back into the pool or closed
+    const cold = await ask(gw, 'FAKE_PID', { session_id: first.sessionId });
+    expect(Number(cold.text)).not.toBe(pid);
+    expect(cold.sessionId).toBe(first.sessionId);
+    expect(processesMatching(`--resume=${first.sessionId}`)).toEqual([Number(cold.text)]);
+  });
+
+  it('moves a session to a new process when its settings change, and recycles after POOL_MAX_TURNS', async () => {
+    gw = await startGateway({ fake: true, env: { POOL_MAX_TURNS: '2' } });
+    const first = await ask(gw, 'FAKE_PID');
+    const sid = first.sessionId;
+    const other = await ask(gw, 'FAKE_PID', {
+      session_id: sid,
+      messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'FAKE_PID' }],
+    });
+    expect(other.text).not.toBe(first.text);
+    await waitFor(() => !isAlive(Number(first.text)), { what: 'the first process to close' });
+
+    const second = await ask(gw, 'FAKE_PID', {
+      session_id: sid,
+      messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'FAKE_PID' }],
+    });
+    expect(second.text).toBe(other.text); // turn 2 of that process
+    await waitFor(() => !isAlive(Number(other.text)), { what: 'the process to be recycled after 2 turns' });
+    const third = await ask(gw, 'FAKE_PID', {
+      session_id: sid,
+      messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'FAKE_PID' }],
+    });
+    expect(third.text).not.toBe(other.text);
+  });
+
+  it('replaces a process that died while idle, transparently', async () => {
+    gw = await startGateway({ fake: true });
+    const first = await ask(gw, 'FAKE_PID');
+    process.kill(Number(first.text), 'SIGKILL');
+    await waitFor(() => !isAlive(Number(first.text)));
+    const next = await ask(gw, 'FAKE_PID', { session_id: first.sessionId });
+    expect(next.text).not.toBe(first.text);
+    expect(next.sessionId).toBe(first.sessionId);
+  });
+
+  it('retries on a fresh process when the reserved one dies before answering', async () => {
+    gw = await startGateway({ fake: true });
+    await waitFor(() => stats(gw!).warm === 1, { what: 'a warm process' });
+    const warm = processesMatching('--input-format=stream-json').filter((p) => processesMatching(gw!.dir).includes(p));
+    expect(warm).toHaveLength(1);
+    const answer = ask(gw, 'FAKE_PID');
+    for (const pid of warm) process.kill(pid, 'SIGKILL');
+    const { text } = await answer;
+    expect(warm).not.toContain(Number(text));
+  });
+
+  it('reports the time spent in the gateway outside the CLI', async () => {
+    gw = await startGateway({ fake: true });
+    const { headers } = await ask(gw, 'hello');
+    const overhead = Number(headers.get('x-gateway-overhead-ms'));
+    expect(overhead).toBeGreaterThanOrEqual(0);
+    expect(overhead).toBeLessThan(1_000);
+  });
+});
+
+describe('the process pool with the real CLI', () => {
+  let mock: MockUpstream;
+  let pooled: TestGateway;
+  let oneShot: TestGateway;
+  beforeAll(async () => {
+    mock = await startMockAnthropic();
+    pooled = await startGateway({ mock });
+    oneShot = await startGateway({ mock, env: { POOL_SIZE: '0' } });
+  });
+  afterAll(async () => {
+    await pooled?.close();
+    await oneShot?.close();
+    await mock?.close();
+  });
+
+  /** Two turns of one session; what the upstream was sent for the second. */
+  async function twoTurns(gw: TestGateway, tag: string) {
+    mock.on(`${tag} one`, { text: `${tag} answer one` });
+    const a = await ask(gw, `${tag} one`);
+    const b = await ask(gw, `${tag} two`, { session_id: a.sessionId });
+    expect(b.sessionId).toBe(a.sessionId);
+    const req = mock.messageRequests().at(-1)!;
+    return req.body.messages.map((m: any) => ({
+      role: m.role,
+      text: (typeof m.content === 'string' ? m.content : m.content.map((c: any) => c.text ?? '').join('')).replaceAll(tag, 'TAG'),
+    }));
+  }
+
+  it('gives a hot session the same transcript as the cold path', async () => {
+    const hot = await twoTurns(pooled, 'POOLED');
+    const cold = await twoTurns(oneShot, 'ONESHOT');
+    const strip = (ms: { role: string; text: string }[]) => ms.filter((m) => m.role !== 'system');
+    expect(strip(hot)).toEqual(strip(cold));
+    expect(strip(hot).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+  });
+});
+
+describe('pool processes die with the gateway', () => {
+  let gw: SpawnedGateway | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+  });
+
+  it('even when the gateway is SIGKILLed', async () => {
+    const mock = await startMockAnthropic();
+    const dir = tempDir();
+    try {
+      gw = await spawnGateway({
+        DATA_DIR: path.join(dir, 'data'),
+        HOME: path.join(dir, 'home'),
+        ANTHROPIC_BASE_URL: mock.url,
+        ANTHROPIC_API_KEY: 'sk-test',
+        POOL_SIZE: '2',
+      });
+      const r = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] } });
+      expect(r.status).toBe(200);
+      const live = await waitFor(() => {
+        const pids = processesMatching(dir);
+        return pids.length >= 3 ? pids : undefined; // two warm + one hot
+      }, { what: 'the pool processes' });
+      await gw.stop('SIGKILL');
+      gw = undefined;
+      await waitFor(() => live.every((p) => !isAlive(p)), { timeoutMs: 5_000, what: 'every pool process to exit' });
+    } finally {
+      await mock.close();
+    }
+  });
+});
