@@ -21,7 +21,7 @@ import {
   FAKE_CLAUDE_BIN,
   type GatewayProcess,
   benchDirs,
-  cpuSeconds,
+  cpuProfileTop,
   envInt,
   fmt,
   describeEnv,
@@ -35,6 +35,7 @@ import {
   sampleRss,
   sleep,
   startGatewayProcess,
+  treeCpuSeconds,
 } from './lib.js';
 
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 50);
@@ -53,12 +54,15 @@ interface Row {
   peakTreeKb: number;
   peakProcs: number;
   cpuSelf: number;
-  cpuChildren: number;
+  cpuCli: number;
+  /** this process: autocannon */
+  cpuBench: number;
 }
 
 async function load(gw: GatewayProcess, name: string, setupClient?: (c: autocannon.Client) => void): Promise<Row> {
   const sampler = sampleRss(gw.pid, { tree: true });
-  const cpu0 = cpuSeconds(gw.pid);
+  const cpu0 = treeCpuSeconds(gw.pid);
+  const bench0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await autocannon({
     url: `${gw.url}/v1/chat/completions`,
@@ -71,7 +75,8 @@ async function load(gw: GatewayProcess, name: string, setupClient?: (c: autocann
     ...(setupClient ? { setupClient } : {}),
   });
   const wallS = (performance.now() - t0) / 1000;
-  const cpu1 = cpuSeconds(gw.pid);
+  const cpu1 = treeCpuSeconds(gw.pid);
+  const bench1 = process.cpuUsage(bench0);
   const peak = sampler.stop();
   return {
     name,
@@ -81,7 +86,8 @@ async function load(gw: GatewayProcess, name: string, setupClient?: (c: autocann
     peakTreeKb: peak.tree,
     peakProcs: peak.procs,
     cpuSelf: cpu1.self - cpu0.self,
-    cpuChildren: cpu1.children - cpu0.children,
+    cpuCli: cpu1.descendants - cpu0.descendants,
+    cpuBench: (bench1.user + bench1.system) / 1e6,
   };
 }
 
@@ -150,7 +156,7 @@ async function main(): Promise<void> {
   console.log(`  after ${2 * MAX_CONCURRENCY} warm-up requests; ${machine}; total ${total.toFixed(1)} s\n`);
   console.log(
     markdownTable(
-      ['row', 'requests', 'non-2xx', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'peak RSS gw MB', 'peak RSS gw+CLIs MB', 'gw CPU s', 'CLIs CPU s'],
+      ['row', 'requests', 'non-2xx', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'peak RSS gw MB', 'peak RSS gw+CLIs MB', 'CPU s: gw', 'CLIs', 'bench'],
       rows.map((r) => [
         r.name,
         r.result['2xx'] + r.result.non2xx,
@@ -163,13 +169,18 @@ async function main(): Promise<void> {
         mb(r.peakRssKb),
         mb(r.peakTreeKb),
         fmt(r.cpuSelf),
-        fmt(r.cpuChildren),
+        fmt(r.cpuCli),
+        fmt(r.cpuBench),
       ]),
     ),
   );
   console.log(`\ngateway RSS idle: ${mb(idleKb)} MB after start-up, ${mb(warmKb)} MB after warm-up, ${mb(afterKb)} MB 1 s after the load`);
-  console.log('(CPU s: over the row, the gateway process itself vs the CLI processes it reaped; peak processes in the tree:');
-  console.log(`  ${rows.map((r) => `${r.name.slice(0, 3)} ${r.peakProcs}`).join(', ')})`);
+  console.log('CPU s over each row: the gateway process itself, all its CLI processes, this process (autocannon);');
+  console.log(`peak processes in the gateway's tree: ${rows.map((r) => `${r.name.slice(0, 3)} ${r.peakProcs}`).join(', ')}`);
+  if (process.env.BENCH_CPU_PROF) {
+    const prof = cpuProfileTop(process.env.BENCH_CPU_PROF);
+    if (prof) console.log(`\ngateway CPU profile, whole run (${fmt(prof.busyMs / 1000)} s busy), top self time: ${prof.file}\n\n${prof.table}`);
+  }
   const failures = rows.filter((r) => r.result.non2xx > 0 || r.result.errors > 0);
   for (const r of failures) console.error(`${r.name}: status codes ${JSON.stringify(r.result.statusCodeStats)}, ${r.result.errors} errors`);
   if (failures.length) process.exitCode = 1;

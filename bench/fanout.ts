@@ -17,6 +17,7 @@ import {
   FAKE_CLAUDE_BIN,
   type GatewayProcess,
   benchDirs,
+  cpuSeconds,
   envInt,
   fmt,
   describeEnv,
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
   let subscribedKb = 0;
   let peakKb = 0;
   let connectS = 0;
+  let benchCpuMs = 0;
+  let gwCpuMs = 0;
   const perCompletion: { all: number; first: number }[] = [];
 
   /** Fires one background completion; resolves once all subscribers have its PROCESS_COMPLETE. */
@@ -134,10 +137,15 @@ async function main(): Promise<void> {
     await fire(); // warm-up with subscribers: not counted
     deliveries.clear();
     const sampler = sampleRss(gw.pid);
+    const cpu0 = process.cpuUsage();
+    const gwCpu0 = cpuSeconds(gw.pid).self;
     for (let i = 0; i < COMPLETIONS; i++) {
       const d = await fire();
       perCompletion.push({ all: Math.max(...d.delays), first: Math.min(...d.delays) });
     }
+    const cpu = process.cpuUsage(cpu0);
+    benchCpuMs = (cpu.user + cpu.system) / 1000 / COMPLETIONS;
+    gwCpuMs = ((cpuSeconds(gw.pid).self - gwCpu0) * 1000) / COMPLETIONS;
     peakKb = sampler.stop().root;
     if (closedEarly) throw new Error(`${closedEarly} subscribers were disconnected during the run`);
   } catch (err) {
@@ -174,6 +182,10 @@ async function main(): Promise<void> {
     `\ngateway RSS: ${mb(idleKb)} MB idle, ${mb(subscribedKb)} MB with ${SUBSCRIBERS} subscribers ` +
       `(${fmt((subscribedKb - idleKb) / SUBSCRIBERS)} KB each), peak ${mb(peakKb)} MB while fanning out; ` +
       `${SUBSCRIBERS} subscribers connected in ${connectS.toFixed(2)} s`,
+  );
+  console.log(
+    `CPU per completion: gateway ${fmt(gwCpuMs)} ms (its whole work: the completion, the CLI spawn and ${SUBSCRIBERS} sends), ` +
+      `subscribers (this process) ${fmt(benchCpuMs)} ms`,
   );
 }
 

@@ -153,11 +153,13 @@ process.once('exit', () => {
 /**
  * `node --import tsx src/main.ts`, or with BENCH_GATEWAY=dist the build `npm start` runs
  * (`node dist/src/main.js`, after `npm run build`): tsx's loader adds about 27 MB of RSS.
+ * BENCH_CPU_PROF=<dir>: the gateway writes a V8 CPU profile there when it exits (`--cpu-prof`).
  */
 export function gatewayArgv(): string[] {
   const which = process.env.BENCH_GATEWAY ?? 'tsx';
-  if (which === 'dist') return [path.join(ROOT, 'dist/src/main.js')];
-  if (which === 'tsx') return ['--import', 'tsx', path.join(ROOT, 'src/main.ts')];
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  if (which === 'dist') return [...prof, path.join(ROOT, 'dist/src/main.js')];
+  if (which === 'tsx') return [...prof, '--import', 'tsx', path.join(ROOT, 'src/main.ts')];
   throw new Error(`BENCH_GATEWAY must be tsx or dist, got ${JSON.stringify(which)}`);
 }
 
@@ -330,6 +332,21 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
+/**
+ * CPU seconds of `pid` itself, and of all its descendants: the live ones (each with the children it
+ * reaped) plus those `pid` has reaped. A difference of two readings is the CPU used in between, also
+ * by processes that started or ended meanwhile (pool processes included, which are never reaped).
+ */
+export function treeCpuSeconds(pid: number): { self: number; descendants: number } {
+  const root = cpuSeconds(pid);
+  let descendants = root.children;
+  for (const p of processTree(pid).slice(1)) {
+    const c = cpuSeconds(p);
+    if (Number.isFinite(c.self)) descendants += c.self + c.children;
+  }
+  return { self: root.self, descendants };
+}
+
 /** CPU seconds of a process: its own (user + system) and that of its children it has reaped. */
 export function cpuSeconds(pid: number): { self: number; children: number } {
   try {
@@ -341,4 +358,43 @@ export function cpuSeconds(pid: number): { self: number; children: number } {
   } catch {
     return { self: Number.NaN, children: Number.NaN };
   }
+}
+
+/**
+ * The functions with the most self time in the busiest V8 `.cpuprofile` of `dir` (written by
+ * `node --cpu-prof`; tsx's loader thread writes one too), as a markdown table: share of the busy
+ * (non-idle) time, self ms, function, file:line.
+ */
+export function cpuProfileTop(dir: string, top = 15): { file: string; busyMs: number; table: string } | undefined {
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }
+  let best: { file: string; busyUs: number; self: Map<string, number> } | undefined;
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+    const file = path.join(dir, f);
+    const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+    const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+    const self = new Map<string, number>();
+    let busyUs = 0;
+    prof.samples.forEach((id, i) => {
+      const dt = prof.timeDeltas[i] ?? 0;
+      const c = byId.get(id)!.callFrame;
+      if (c.functionName === '(idle)') return;
+      busyUs += dt;
+      const where = c.url ? `${c.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '')}:${c.lineNumber + 1}` : '';
+      const key = `${c.functionName || '(anonymous)'}\t${where}`;
+      self.set(key, (self.get(key) ?? 0) + dt);
+    });
+    if (!best || busyUs > best.busyUs) best = { file, busyUs, self };
+  }
+  if (!best) return undefined;
+  const rows = [...best.self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([key, us]) => {
+      const [fn, where] = key.split('\t');
+      return [`${((100 * us) / best.busyUs).toFixed(1)}%`, fmt(us / 1000, 0), fn!, where!.replace(/^.*node_modules\//, '~/')];
+    });
+  return { file: best.file, busyMs: best.busyUs / 1000, table: markdownTable(['busy %', 'self ms', 'function', 'where'], rows) };
 }

@@ -2,6 +2,8 @@
 // vs the same real CLI spawned directly with the gateway's env and flags (B). Both talk to the
 // project's mock Anthropic upstream on 127.0.0.1. Runs interleave A, B, A, B… after one warm-up
 // of each, so that drift (page cache, CPU frequency, the CLI's growing config dir) hits both alike.
+// The gateway runs without the process pool (POOL_SIZE=0): every completion is a one-shot `claude -p`,
+// as the direct run is (bench/pool.ts measures the pool). It also reads `x-gateway-overhead-ms`.
 //
 //   npx tsx bench/overhead.ts          (BENCH_N=10 pairs by default)
 import { rmSync } from 'node:fs';
@@ -17,10 +19,11 @@ async function main(): Promise<void> {
   const machine = machineLine(); // before the load of the bench itself
   const mock = await startMockAnthropic();
   mock.setDefault({ text: REPLY });
-  const gw = await startGateway({ mock });
+  const gw = await startGateway({ mock, env: { POOL_SIZE: '0' } });
   const direct = benchDirs('bench-overhead-direct-');
   const env = cliEnv({ home: direct.home, configDir: direct.configDir, baseUrl: mock.url });
 
+  const headers: number[] = []; // x-gateway-overhead-ms of the measured requests
   const viaGateway = async (): Promise<number> => {
     const t0 = performance.now();
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
@@ -32,6 +35,7 @@ async function main(): Promise<void> {
     const ms = performance.now() - t0;
     const content = body.choices?.[0]?.message?.content;
     if (res.status !== 200 || content !== REPLY) throw new Error(`gateway answered ${res.status}: ${JSON.stringify(body).slice(0, 500)}`);
+    headers.push(Number(res.headers.get('x-gateway-overhead-ms')));
     return ms;
   };
   const viaCli = async (): Promise<number> => {
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
   try {
     await viaGateway(); // warm-up: page cache, first config-dir writes, JIT of the gateway's code
     await viaCli();
+    headers.length = 0;
     for (let i = 0; i < N; i++) {
       a.push(await viaGateway());
       b.push(await viaCli());
@@ -69,12 +74,15 @@ async function main(): Promise<void> {
   console.log(`workload: ${N} interleaved pairs (A=gateway, B=direct) after 1 warm-up of each; sequential, one at a time;`);
   console.log(`  prompt ${JSON.stringify(PROMPT)}, mock reply ${JSON.stringify(REPLY)} (project mock, no delays);`);
   console.log(`  CLI ${CLAUDE_BIN} -p --output-format=json --model=sonnet --session-id=<uuid> --tools= (prompt on stdin)`);
-  console.log(`  gateway: in-process Fastify (startGateway), plain fetch, client time from request to parsed body`);
+  console.log(`  gateway: in-process Fastify (startGateway), POOL_SIZE=0 (one-shot), plain fetch, client time from request to parsed body`);
   console.log(`  ${machine}; total ${total.toFixed(1)} s\n`);
   console.log(
     markdownTable(['path (ms)', 'median', 'p95', 'min', 'max'], [row('gateway (A)', a), row('direct CLI (B)', b), row('A − B, per pair', diffs)]),
   );
-  console.log(`\nratio gateway/direct (medians): ${(median(a) / median(b)).toFixed(3)}`);
+  console.log(`\nratio gateway/direct (medians): ${(median(a) / median(b)).toFixed(3)} (target ≤ 1.02)`);
+  console.log(
+    `x-gateway-overhead-ms (time in the gateway outside the CLI): median ${fmt(median(headers), 2)}, p95 ${fmt(percentile(headers, 95), 2)}, max ${fmt(Math.max(...headers), 2)}`,
+  );
 }
 
 main().catch((err: unknown) => {

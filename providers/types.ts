@@ -86,6 +86,8 @@ export interface Provider {
   reserveSession?(settings: SessionSettings): string | undefined;
   /** Gives back a reservation that will not be used. */
   releaseSession?(sessionId: string): void;
+  /** Counts of what the provider keeps running, for /ready (undefined when it keeps nothing). */
+  stats?(): Record<string, number> | undefined;
   /** Starts what the provider keeps running (pooled processes), once its directories exist. */
   start?(): void;
   /** Stops whatever the provider keeps running (pooled processes). */

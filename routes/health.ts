@@ -1,18 +1,21 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 const health: FastifyPluginAsync = async (app) => {
-  const { manager, assertReady } = app.gateway;
-
-  // Probes are exempt from load shedding: a busy gateway is not a dead one.
-  const probe = { config: { pressureHandler: () => undefined } };
+  const { manager, assertReady, provider } = app.gateway;
 
   /** Liveness: the event loop answers. */
-  app.get('/health', probe, async () => ({ status: 'ok' }));
+  app.get('/health', async () => ({ status: 'ok' }));
 
   /** Readiness: the CLI is installed and answers `--version`. */
-  app.get('/ready', probe, async () => {
+  app.get('/ready', async () => {
     const h = await assertReady();
-    return { status: 'ready', claude_version: h.version, running: manager.activeCount, queued: manager.queuedCount };
+    return {
+      status: 'ready',
+      claude_version: h.version,
+      running: manager.activeCount,
+      queued: manager.queuedCount,
+      pool: provider.stats?.(),
+    };
   });
 };
 

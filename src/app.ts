@@ -97,7 +97,9 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(underPressure, {
     maxEventLoopDelay: config.maxEventLoopDelayMs,
     // A rejected promise goes to the error handler, which answers in the OpenAI shape.
-    pressureHandler: async (_request, _reply, type, value) => {
+    pressureHandler: async (request, _reply, type, value) => {
+      // Only the API sheds load: probes and docs answer a busy gateway, which is not a dead one.
+      if (!request.url.startsWith('/v1')) return;
       throw new GatewayError(503, 'api_error', `the gateway is overloaded (${type}: ${value}); retry later`, {
         code: 'gateway_overloaded',
         headers: { 'retry-after': '5' },

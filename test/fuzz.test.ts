@@ -158,7 +158,7 @@ describe(`fuzz (${RUNS} runs per property)`, () => {
   it('leaves no stray CLI process and no file outside the gateway own', async () => {
     // Background runs started by valid fuzz cases finish within the fake CLI's few milliseconds;
     // what stays are the pool's idle processes, and nothing else.
-    const pool = () => (gw.app.gateway.provider as ClaudeCliProvider).poolStats()!;
+    const pool = () => (gw.app.gateway.provider as ClaudeCliProvider).stats()!;
     for (let i = 0; i < 100 && (gw.app.gateway.manager.activeCount > 0 || liveProcessGroups() !== pool().total); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }

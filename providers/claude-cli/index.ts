@@ -56,7 +56,7 @@ export class ClaudeCliProvider implements Provider {
     this.pool?.release(sessionId);
   }
 
-  poolStats() {
+  stats() {
     return this.pool?.stats();
   }
 

@@ -1,0 +1,206 @@
+// The process pool against the one-shot path, side by side in one run: a direct `claude -p` (the
+// reference), fresh completions through a gateway without the pool (POOL_SIZE=0) and with it (a warm
+// pre-started process), and a session's next turn on its hot process vs a cold `--resume` spawn.
+// Real CLI, the project's mock Anthropic upstream (instant text), one round of warm-ups, then
+// BENCH_N rounds, each taking one sample of every row in turn.
+//
+//   npx tsx bench/pool.ts          (BENCH_N=10 rounds, BENCH_POOL_SIZE=1, BENCH_POOL_SETTLE_MS=1500)
+import { rmSync } from 'node:fs';
+import { type TestGateway, startGateway } from '../test/support/gateway.js';
+import { startMockAnthropic } from '../test/support/mock-anthropic.js';
+import {
+  CLAUDE_BIN,
+  benchDirs,
+  cliEnv,
+  cpuSeconds,
+  describeEnv,
+  envInt,
+  fmt,
+  gatewayEnvFromBench,
+  machineLine,
+  markdownTable,
+  median,
+  percentile,
+  processTree,
+  runCliDirect,
+  sleep,
+} from './lib.js';
+
+const N = envInt('BENCH_N', 10);
+const POOL_SIZE = envInt('BENCH_POOL_SIZE', 1);
+/** Pause before every pooled sample, so that the refill a fresh completion triggers is over. */
+const SETTLE_MS = envInt('BENCH_POOL_SETTLE_MS', 1500, 0);
+const PROMPT = 'Say hello.';
+const REPLY = 'Hello from mock';
+const TARGETS: Record<string, number> = { fresh: 0.4, hot: 0.15 };
+
+interface Sample {
+  ms: number;
+  /** x-gateway-overhead-ms */
+  overhead: number;
+  sessionId: string;
+}
+
+/**
+ * Waits until the CLI processes under this one (both gateways run in this process) have used no CPU
+ * for `windowMs`: the previous sample's CLI has exited, a refill's new process has finished its
+ * start-up. Returns the time it took.
+ */
+async function quiet(windowMs = 200, maxMs = 10_000): Promise<number> {
+  const t0 = performance.now();
+  const ticks = () => {
+    const m = new Map<number, number>();
+    for (const pid of processTree(process.pid).slice(1)) m.set(pid, cpuSeconds(pid).self);
+    return m;
+  };
+  let before = ticks();
+  while (performance.now() - t0 < maxMs) {
+    await sleep(windowMs);
+    const after = ticks();
+    let busy = false;
+    for (const [pid, cpu] of after) {
+      const was = before.get(pid);
+      if (was === undefined || cpu - was > 0.011) busy = true; // new process, or more than one tick
+    }
+    before = after;
+    if (!busy) break;
+  }
+  return performance.now() - t0;
+}
+
+async function main(): Promise<void> {
+  const machine = machineLine(); // before the load of the bench itself
+  const mock = await startMockAnthropic();
+  mock.setDefault({ text: REPLY });
+  // Every pooled fresh completion leaves a hot session behind (hot for POOL_HOT_TTL_MS). Room for all
+  // of them, so that they do not crowd the warm process out: the pool's refill never evicts a hot one.
+  const poolEnv = {
+    POOL_SIZE: String(POOL_SIZE),
+    POOL_MAX_PROCESSES: String(N + POOL_SIZE + 4),
+    POOL_HOT_TTL_MS: '900000',
+    ...gatewayEnvFromBench(),
+  };
+  const gw0 = await startGateway({ mock, env: { POOL_SIZE: '0' } });
+  const gwP = await startGateway({ mock, env: poolEnv });
+  const direct = benchDirs('bench-pool-direct-');
+  const env = cliEnv({ home: direct.home, configDir: direct.configDir, baseUrl: mock.url });
+
+  const complete = async (gw: TestGateway, sessionId?: string): Promise<Sample> => {
+    const t0 = performance.now();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sonnet', messages: [{ role: 'user', content: PROMPT }], ...(sessionId ? { session_id: sessionId } : {}) }),
+    });
+    const body = (await res.json()) as { choices?: { message?: { content?: string } }[] };
+    const ms = performance.now() - t0;
+    const content = body.choices?.[0]?.message?.content;
+    const sid = res.headers.get('x-session-id') ?? '';
+    if (res.status !== 200 || content !== REPLY || (sessionId && sid !== sessionId)) {
+      throw new Error(`gateway answered ${res.status} (session ${sid}): ${JSON.stringify(body).slice(0, 500)}`);
+    }
+    return { ms, overhead: Number(res.headers.get('x-gateway-overhead-ms')), sessionId: sid };
+  };
+  const viaCli = async (): Promise<Sample> => {
+    const r = await runCliDirect(env, direct.workspace, PROMPT);
+    let result: string | undefined;
+    try {
+      result = (JSON.parse(r.stdout) as { result?: string }).result;
+    } catch {
+      // reported below
+    }
+    if (r.code !== 0 || result !== REPLY) throw new Error(`direct CLI exited ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`);
+    return { ms: r.ms, overhead: Number.NaN, sessionId: '' };
+  };
+  const warmNow = () => gwP.app.gateway.provider.stats?.()?.warm ?? 0;
+
+  const rows = {
+    direct: [] as Sample[],
+    fresh0: [] as Sample[],
+    freshP: [] as Sample[],
+    hotP: [] as Sample[],
+    resume0: [] as Sample[],
+  };
+  let warmAtFresh = 0;
+  const settles: number[] = [];
+  const t0 = performance.now();
+  try {
+    await sleep(SETTLE_MS);
+    await quiet(); // the default profile's warm processes have started
+    for (let round = -1; round < N; round++) {
+      const keep = round >= 0; // round -1 is the warm-up
+      const push = (row: Sample[], s: Sample) => keep && row.push(s);
+      await quiet();
+      push(rows.direct, await viaCli());
+      await quiet();
+      const a = await complete(gw0);
+      push(rows.fresh0, a);
+      await quiet(); // a's CLI exits
+      push(rows.resume0, await complete(gw0, a.sessionId));
+      // Pooled fresh: only after the previous one's refill has spawned its process and that process
+      // has done its start-up, so that the warm path is what is measured.
+      const s1 = performance.now();
+      await sleep(SETTLE_MS);
+      await quiet();
+      if (keep) settles.push(performance.now() - s1);
+      if (keep && warmNow() > 0) warmAtFresh++;
+      const b = await complete(gwP);
+      push(rows.freshP, b);
+      // b's process is now hot for session b; the refill it triggered finishes first.
+      await sleep(SETTLE_MS);
+      await quiet();
+      push(rows.hotP, await complete(gwP, b.sessionId));
+    }
+  } finally {
+    await gwP.close();
+    await gw0.close();
+    await mock.close();
+    rmSync(direct.dir, { recursive: true, force: true });
+  }
+  const total = (performance.now() - t0) / 1000;
+
+  const ref = median(rows.direct.map((s) => s.ms));
+  const row = (name: string, samples: Sample[], target?: number) => {
+    const ms = samples.map((s) => s.ms);
+    const ratio = median(ms) / ref;
+    const verdict = target === undefined ? '' : ` (≤ ${target}: ${ratio <= target ? 'met' : 'missed'})`;
+    return [
+      name,
+      fmt(median(ms)),
+      fmt(percentile(ms, 95)),
+      fmt(Math.min(...ms)),
+      fmt(Math.max(...ms)),
+      `${ratio.toFixed(3)}${verdict}`,
+      fmt(median(samples.map((s) => s.overhead)), 2),
+    ];
+  };
+  console.log('## pool: warm process and hot sessions vs one-shot `claude -p`\n');
+  console.log(`workload: ${N} rounds after 1 warm-up round; in each round, one at a time and in this order: direct,`);
+  console.log(`  gateway without pool fresh (session A), its next turn on A, gateway with pool fresh (session B),`);
+  console.log(`  its next turn on B. Before every sample the bench waits until no CLI process under it uses CPU`);
+  console.log(`  (200 ms window); before each pooled sample it first sleeps ${SETTLE_MS} ms, so that the refill a pooled`);
+  console.log(`  fresh completion triggers (a new CLI, ~0.4 s of CPU) is over and the warm path is measured`);
+  console.log(`  (waits before pooled fresh: median ${fmt(median(settles), 0)} ms; a warm process was there ${warmAtFresh}/${N} times).`);
+  console.log(`  prompt ${JSON.stringify(PROMPT)}, mock reply ${JSON.stringify(REPLY)} (project mock, no delays); CLI ${CLAUDE_BIN}`);
+  console.log(`  direct: -p --output-format=json --model=sonnet --session-id=<uuid> --tools= (prompt on stdin), spawn → exit`);
+  console.log(`  gateways: in-process Fastify (startGateway), plain fetch, client time from request to parsed body;`);
+  console.log(`  without pool POOL_SIZE=0; with pool ${describeEnv(poolEnv)}`);
+  console.log(`  ${machine}; total ${total.toFixed(1)} s\n`);
+  console.log(
+    markdownTable(
+      ['path (ms)', 'median', 'p95', 'min', 'max', '× direct (median)', 'x-gateway-overhead-ms (median)'],
+      [
+        row('direct one-shot `claude -p`', rows.direct),
+        row('gateway, POOL_SIZE=0: fresh', rows.fresh0),
+        row(`gateway, POOL_SIZE=${POOL_SIZE}: fresh (warm process)`, rows.freshP, TARGETS.fresh),
+        row(`gateway, POOL_SIZE=${POOL_SIZE}: next turn (hot process)`, rows.hotP, TARGETS.hot),
+        row('gateway, POOL_SIZE=0: next turn (cold --resume)', rows.resume0),
+      ],
+    ),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
