@@ -12,6 +12,26 @@ export interface ToolPolicy {
   disallowed: string[];
 }
 
+/** A function the client defines and runs itself (OpenAI function calling). */
+export interface ClientTool {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments, passed to the model as it is. */
+  parameters: Record<string, unknown>;
+}
+
+export interface ToolResult {
+  toolCallId: string;
+  content: string;
+}
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as a JSON string. */
+  arguments: string;
+}
+
 export interface ProviderRequest {
   /** The provider's own model name (alias or full id), already validated. */
   model: string;
@@ -23,12 +43,23 @@ export interface ProviderRequest {
   resume: boolean;
   maxTurns?: number;
   toolPolicy: ToolPolicy;
+  /** Client functions exposed to the model; its calls come back as `tool_calls`. */
+  clientTools: ClientTool[];
+  /** Surface one client call at a time (`parallel_tool_calls: false`). */
+  parallelToolCalls: boolean;
+  /** Structured output: the answer must be JSON valid against this schema. */
+  jsonSchema?: Record<string, unknown>;
+  /** Results for a run waiting on client calls: it continues instead of taking a new prompt. */
+  toolResults?: ToolResult[];
   stream: boolean;
   cwd: string;
 }
 
 /** What a session's process is started with, apart from the session itself. */
-export type SessionSettings = Pick<ProviderRequest, 'model' | 'systemPrompt' | 'toolPolicy' | 'maxTurns' | 'cwd'>;
+export type SessionSettings = Pick<
+  ProviderRequest,
+  'model' | 'systemPrompt' | 'toolPolicy' | 'maxTurns' | 'cwd' | 'clientTools' | 'parallelToolCalls' | 'jsonSchema'
+>;
 
 export interface TokenUsage {
   inputTokens: number;
@@ -41,6 +72,8 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 export interface ProviderResult {
   text: string;
+  /** The client calls the run now waits for (finishReason `tool_calls`). */
+  toolCalls?: ToolCall[];
   sessionId: string;
   finishReason: FinishReason;
   usage: TokenUsage;
@@ -52,6 +85,9 @@ export interface ProviderResult {
 
 export type ProviderEvent =
   | { type: 'text'; text: string }
+  /** A client call being generated: its id and name first, then argument fragments. */
+  | { type: 'tool_call_start'; index: number; id: string; name: string }
+  | { type: 'tool_call_delta'; index: number; arguments: string }
   | { type: 'tool_use'; id: string; name: string; input: unknown }
   | { type: 'tool_result'; toolUseId: string; content: unknown; isError: boolean }
   | { type: 'result'; result: ProviderResult };
@@ -92,6 +128,10 @@ export interface Provider {
   start?(): void;
   /** Stops whatever the provider keeps running (pooled processes). */
   close?(): Promise<void>;
+  /** The session whose run waits for these client calls, if one does. */
+  findWaitingRun?(toolCallIds: string[]): string | undefined;
+  /** Interrupts a run that waits for client calls (expired or cancelled). */
+  cancelWaitingRun?(sessionId: string): Promise<void>;
   /** Whether a session can be continued (it exists in the provider's own store). */
   hasSession(sessionId: string): Promise<boolean>;
   /** Readiness: is the provider usable at all? Cached by the caller. */

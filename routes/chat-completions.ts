@@ -37,8 +37,15 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
   async function stream(reply: FastifyReply, body: ChatCompletionRequest, job: ReturnType<typeof toCompletionJob>) {
     let chunks: ChunkBuilder | undefined;
     const write = (data: unknown) => reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
+    /** Tool calls streamed as they were generated, by id. */
+    const streamed = new Set<string>();
     const onEvent = (ev: ProviderEvent) => {
-      if (chunks && ev.type === 'text') write(chunks.text(ev.text));
+      if (!chunks) return;
+      if (ev.type === 'text') write(chunks.text(ev.text));
+      else if (ev.type === 'tool_call_start') {
+        streamed.add(ev.id);
+        write(chunks.toolCall(ev.index, { id: ev.id, name: ev.name, arguments: '' }));
+      } else if (ev.type === 'tool_call_delta') write(chunks.toolCall(ev.index, { arguments: ev.arguments }));
     };
     // Errors up to here (validation, CLI missing, 404 session, 429 queue full) are ordinary JSON
     // answers; once the stream has started they can only be its last event.
@@ -61,6 +68,11 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
       write({ error: error.toJSON() });
     } else {
       const done = record.result!;
+      // Calls handed out without having been streamed (one at a time, after earlier results) go whole.
+      const calls = done.choices[0]!.message.tool_calls ?? [];
+      calls.forEach((c, i) => {
+        if (!streamed.has(c.id)) write(chunks!.toolCall(i, { id: c.id, name: c.function.name, arguments: c.function.arguments }));
+      });
       write(chunks.finish(done));
       if (body.stream_options?.include_usage) write(chunks.usage(done));
       reply.raw.write('data: [DONE]\n\n');

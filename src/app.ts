@@ -50,6 +50,8 @@ export function defaultProvider(config: Config, env: NodeJS.ProcessEnv = process
         model: resolveModel(config.pool.model) ?? config.pool.model,
         toolPolicy: { tools: [], allowed: [], disallowed: [] },
         cwd: config.workdir,
+        clientTools: [],
+        parallelToolCalls: true,
       },
     },
   });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Provider, SessionSettings } from '../providers/types.js';
+import type { Provider, SessionSettings, ToolResult } from '../providers/types.js';
 import type { Config } from './config.js';
 import { NotFoundError } from './errors.js';
-import { buildPrompt, toolPolicy } from './openai/request.js';
+import { readConversation, toolSetup } from './openai/request.js';
 import type { ChatCompletionRequest } from './openai/schemas.js';
 import type { CompletionJob } from './process-manager.js';
 import type { SessionStore } from './stores/session-store.js';
@@ -16,20 +16,43 @@ export function toCompletionJob(
   if (!model) {
     throw new NotFoundError(`the model '${body.model}' does not exist (see GET /v1/models)`, 'model', 'model_not_found');
   }
-  const resume = Boolean(body.session_id);
-  const { systemPrompt, prompt } = buildPrompt(body.messages, resume);
+  const tools = toolSetup(body, ctx.config.allowedTools);
+  let conversation = readConversation(body.messages, Boolean(body.session_id));
+  // Tool results go to the run that waits for them, found by their call ids (or its session).
+  let sessionId = body.session_id ?? undefined;
+  let toolResults: ToolResult[] | undefined;
+  if (conversation.toolResults.length) {
+    const waiting = ctx.provider.findWaitingRun?.(conversation.toolResults.map((r) => r.toolCallId));
+    if (waiting && (!sessionId || sessionId === waiting)) {
+      if (!sessionId) conversation = readConversation(body.messages, true);
+      sessionId = waiting;
+      toolResults = conversation.toolResults;
+    }
+  }
+  const system = [conversation.systemPrompt, tools.instruction].filter(Boolean).join('\n\n');
   const settings: SessionSettings = {
     model,
-    systemPrompt,
-    toolPolicy: toolPolicy(body, ctx.config.allowedTools),
+    systemPrompt: system || undefined,
+    toolPolicy: tools.toolPolicy,
     maxTurns: body.max_turns ?? undefined,
-    cwd: (body.session_id && ctx.sessions.get(body.session_id)?.cwd) || ctx.config.workdir,
+    cwd: (sessionId && ctx.sessions.get(sessionId)?.cwd) || ctx.config.workdir,
+    clientTools: tools.clientTools,
+    parallelToolCalls: body.parallel_tool_calls !== false,
+    jsonSchema: jsonSchemaOf(body.response_format),
   };
+  const resume = Boolean(sessionId);
   // Last, once nothing else can fail: a reserved warm process must be given back if it goes unused.
-  const sessionId = body.session_id ?? ctx.provider.reserveSession?.(settings) ?? randomUUID();
+  sessionId ??= ctx.provider.reserveSession?.(settings) ?? randomUUID();
   return {
     model: body.model,
     messages: body.messages,
-    request: { ...settings, prompt, sessionId, resume, stream: body.stream === true },
+    request: { ...settings, prompt: conversation.prompt, sessionId, resume, toolResults, stream: body.stream === true },
   };
+}
+
+/** `json_schema` asks for its schema; `json_object` for any JSON object. */
+function jsonSchemaOf(format: ChatCompletionRequest['response_format']): Record<string, unknown> | undefined {
+  if (format?.type === 'json_schema') return format.json_schema.schema ?? { type: 'object' };
+  if (format?.type === 'json_object') return { type: 'object' };
+  return undefined;
 }

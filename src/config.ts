@@ -34,6 +34,7 @@ export const envSchema = z.object({
   SHUTDOWN_GRACE_MS: intFrom(0).default(10_000),
   BODY_LIMIT_BYTES: intFrom(1024).default(10 * 1024 * 1024),
   MAX_EVENT_LOOP_DELAY_MS: intFrom(0).default(1_000),
+  TOOL_WAIT_TTL_MS: intFrom(1).default(600_000),
   POOL_SIZE: intFrom(0, 64).default(1),
   POOL_MAX_PROCESSES: intFrom(1, 1024).default(8),
   POOL_HOT_TTL_MS: intFrom(1).default(300_000),
@@ -69,6 +70,7 @@ export function configSchema(cwd: string) {
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+      toolWaitTtlMs: e.TOOL_WAIT_TTL_MS,
       pool: {
         size: e.POOL_SIZE,
         maxProcesses: e.POOL_MAX_PROCESSES,

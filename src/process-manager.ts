@@ -81,6 +81,8 @@ export class ProcessManager {
   private readonly running = new Map<string, Run>();
   private readonly busySessions = new Set<string>();
   private readonly runs = new Map<string, Run>();
+  /** Processes whose run waits for client tool results, by session (one per session at most). */
+  private readonly waiting = new Map<string, { processId: string; model: string; timer: NodeJS.Timeout }>();
   private isClosing = false;
   private avgRunMs = 5_000;
 
@@ -175,6 +177,12 @@ export class ProcessManager {
    * killed); a finished one is returned as it is, an unknown one as undefined.
    */
   async cancel(id: string, reason: CancelReason): Promise<ProcessRecord | undefined> {
+    const record = this.deps.store.get(id);
+    if (record?.status === 'requires_action') {
+      await this.deps.provider.cancelWaitingRun?.(record.session_id);
+      this.settleWaiting(record.session_id, new CancelledError(reason));
+      return this.deps.store.get(id);
+    }
     const run = this.runs.get(id);
     if (run && !run.finished) {
       const at = this.pending.indexOf(run);
@@ -194,6 +202,7 @@ export class ProcessManager {
   async shutdown(graceMs: number): Promise<void> {
     this.isClosing = true;
     for (const run of [...this.pending]) void this.cancel(run.id, 'shutdown');
+    for (const sid of [...this.waiting.keys()]) this.settleWaiting(sid, new CancelledError('shutdown'));
     const all = () => Promise.all([...this.running.values()].map((r) => this.waitFor(r)));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
@@ -229,6 +238,8 @@ export class ProcessManager {
 
   private start(run: Run): void {
     const sid = run.job.request.sessionId;
+    // The session's next turn answers (or abandons) the calls its last process waited for.
+    this.settleWaiting(sid);
     this.running.set(run.id, run);
     this.busySessions.add(sid);
     this.deps.bus.publish({
@@ -310,8 +321,60 @@ export class ProcessManager {
     return new GatewayError(500, 'api_error', 'internal error while running the completion', { code: 'internal_error' });
   }
 
+  /** The run stopped at client function calls: answered now, it waits for their results. */
+  private requireAction(run: Run, completion: ChatCompletion): void {
+    run.finished = true;
+    const sid = completion.session_id;
+    const ttl = this.deps.config.toolWaitTtlMs;
+    const ids = completion.choices[0]!.message.tool_calls?.map((c) => c.id) ?? [];
+    const timer = setTimeout(() => {
+      void this.deps.provider.cancelWaitingRun?.(sid);
+      this.settleWaiting(
+        sid,
+        new GatewayError(504, 'timeout_error', `no tool results arrived within ${ttl} ms: the waiting run was interrupted`, {
+          code: 'tool_results_timeout',
+        }),
+      );
+    }, ttl);
+    timer.unref();
+    this.waiting.set(sid, { processId: run.id, model: run.job.model, timer });
+    this.deps.bus.publish({
+      type: 'PROCESS_REQUIRES_ACTION',
+      ts: nowSeconds(),
+      process_id: run.id,
+      session_id: sid,
+      status: 'requires_action',
+      model: run.job.model,
+      result: completion,
+      required_action: { type: 'submit_tool_outputs', tool_call_ids: ids, expires_at: nowSeconds() + ttl / 1000 },
+    });
+    run.resolve({ record: this.deps.store.get(run.id)!, cliMs: run.cliMs });
+  }
+
+  /** Ends the wait of a session's process: completed by its next turn, or failed/cancelled. */
+  private settleWaiting(sessionId: string, error?: GatewayError): void {
+    const w = this.waiting.get(sessionId);
+    if (!w) return;
+    this.waiting.delete(sessionId);
+    clearTimeout(w.timer);
+    this.deps.bus.publish({
+      type: 'PROCESS_COMPLETE',
+      ts: nowSeconds(),
+      process_id: w.processId,
+      session_id: sessionId,
+      status: !error ? 'completed' : error instanceof CancelledError ? 'cancelled' : 'failed',
+      model: w.model,
+      result: this.deps.store.get(w.processId)?.result ?? undefined,
+      ...(error ? { error: error.toJSON() } : {}),
+    });
+  }
+
   private finish(run: Run, outcome: ChatCompletion | GatewayError): void {
     if (run.finished) return;
+    if (!(outcome instanceof GatewayError) && outcome.choices[0]!.finish_reason === 'tool_calls' && outcome.choices[0]!.message.tool_calls?.length) {
+      this.requireAction(run, outcome);
+      return;
+    }
     run.finished = true;
     const failed = outcome instanceof GatewayError;
     const status = !failed ? 'completed' : outcome instanceof CancelledError ? 'cancelled' : 'failed';

@@ -4,12 +4,20 @@ import { chatCompletionSchema } from './openai/schemas.js';
 
 export const PROCESS_ID = /^proc_[0-9a-f]{32}$/;
 
-export const processStatusSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+export const processStatusSchema = z.enum(['queued', 'running', 'requires_action', 'completed', 'failed', 'cancelled']);
 export type ProcessStatus = z.infer<typeof processStatusSchema>;
 export const TERMINAL: readonly ProcessStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** Timestamps are Unix seconds (OpenAI's unit) with millisecond precision. */
 const unixSeconds = z.number();
+
+/** What a process waits for: the results of the client function calls in its `result`. */
+export const requiredActionSchema = z.object({
+  type: z.literal('submit_tool_outputs'),
+  tool_call_ids: z.array(z.string()),
+  /** When the waiting run is interrupted if no results came (Unix seconds). */
+  expires_at: z.number(),
+});
 
 export const processRecordSchema = z.object({
   id: z.string(),
@@ -22,6 +30,7 @@ export const processRecordSchema = z.object({
   completed_at: unixSeconds.nullable(),
   result: chatCompletionSchema.nullable(),
   error: openAIErrorSchema.nullable(),
+  required_action: requiredActionSchema.nullable().default(null),
 });
 export type ProcessRecord = z.infer<typeof processRecordSchema>;
 
@@ -30,6 +39,7 @@ export const eventTypeSchema = z.enum([
   'PROCESS_STARTED',
   'PROCESS_TOOL_USE',
   'PROCESS_TOOL_RESULT',
+  'PROCESS_REQUIRES_ACTION',
   'PROCESS_COMPLETE',
 ]);
 export type EventType = z.infer<typeof eventTypeSchema>;
@@ -50,6 +60,7 @@ export const gatewayEventSchema = z.object({
   input: z.unknown().optional(),
   content: z.unknown().optional(),
   is_error: z.boolean().optional(),
+  required_action: requiredActionSchema.optional(),
 });
 export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
 

@@ -4,12 +4,26 @@ import type { ProviderRequest, SessionSettings } from '../types.js';
 export type SpawnProfile = SessionSettings;
 
 export function profileOf(req: ProviderRequest): SpawnProfile {
-  return { model: req.model, systemPrompt: req.systemPrompt, toolPolicy: req.toolPolicy, maxTurns: req.maxTurns, cwd: req.cwd };
+  const { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema } = req;
+  return { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema };
 }
 
 export function profileKey(p: SpawnProfile): string {
-  return JSON.stringify([p.model, p.systemPrompt ?? null, p.toolPolicy, p.maxTurns ?? null, p.cwd]);
+  return JSON.stringify([
+    p.model,
+    p.systemPrompt ?? null,
+    p.toolPolicy,
+    p.maxTurns ?? null,
+    p.cwd,
+    p.clientTools,
+    p.clientTools.length ? p.parallelToolCalls : null,
+    p.jsonSchema ?? null,
+  ]);
 }
+
+/** The in-process MCP server through which the client's functions reach the model. */
+export const CLIENT_SERVER = 'client';
+export const CLIENT_TOOL_PREFIX = `mcp__${CLIENT_SERVER}__`;
 
 /**
  * Flags for the profile and the session. Values use the `--flag=value` form so that nothing a
@@ -21,10 +35,21 @@ function commonArgs(p: SpawnProfile, session: { id: string; resume: boolean }, s
   if (systemPromptFile) args.push(`--system-prompt-file=${systemPromptFile}`);
   // Always explicit: with no tools requested the CLI runs with none, whatever its settings say.
   args.push(`--tools=${p.toolPolicy.tools.join(',')}`);
-  if (p.toolPolicy.allowed.length) args.push(`--allowedTools=${p.toolPolicy.allowed.join(',')}`);
+  if (p.toolPolicy.allowed.length && !p.clientTools.length) args.push(`--allowedTools=${p.toolPolicy.allowed.join(',')}`);
   if (p.toolPolicy.disallowed.length) args.push(`--disallowedTools=${p.toolPolicy.disallowed.join(',')}`);
   if (p.maxTurns !== undefined) args.push(`--max-turns=${p.maxTurns}`);
+  if (p.jsonSchema) args.push(`--json-schema=${JSON.stringify(p.jsonSchema)}`);
   return args;
+}
+
+/** Client functions: an "sdk" MCP server answered over stdio, its tools allowed without asking. */
+function clientToolArgs(p: SpawnProfile): string[] {
+  if (!p.clientTools.length) return [];
+  return [
+    `--mcp-config=${JSON.stringify({ mcpServers: { [CLIENT_SERVER]: { type: 'sdk', name: CLIENT_SERVER } } })}`,
+    '--strict-mcp-config',
+    `--allowedTools=${[...p.toolPolicy.allowed, `mcp__${CLIENT_SERVER}`].join(',')}`,
+  ];
 }
 
 /** One run: `-p`, json (or stream-json) out, the prompt on stdin, then exit. */
@@ -44,5 +69,6 @@ export function liveArgs(p: SpawnProfile, session: { id: string; resume: boolean
     '--verbose',
     '--include-partial-messages',
     ...commonArgs(p, session, systemPromptFile),
+    ...clientToolArgs(p),
   ];
 }

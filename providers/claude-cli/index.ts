@@ -36,9 +36,24 @@ export class ClaudeCliProvider implements Provider {
       passthrough: opts.envPassthrough,
     });
     this.ctx = { bin: opts.bin, env, killGraceMs: opts.killGraceMs, prompts: new SystemPromptFiles(opts.tmpDir) };
-    if (opts.pool && opts.pool.size > 0) {
+    // Also with POOL_SIZE=0: client functions need a long-lived process to wait in.
+    if (opts.pool) {
       this.pool = new ProcessPool({ ...opts.pool, spawn: (p, s) => this.spawnLive(p, s), onError: opts.onError });
     }
+  }
+
+  /** Pooled (long-lived) unless the pool is off and nothing needs a process that stays. */
+  private pooled(req: ProviderRequest): ProcessPool | undefined {
+    if (!this.pool) return undefined;
+    return this.opts.pool!.size > 0 || req.clientTools.length || req.toolResults ? this.pool : undefined;
+  }
+
+  findWaitingRun(toolCallIds: string[]): string | undefined {
+    return this.pool?.findWaiting(toolCallIds);
+  }
+
+  async cancelWaitingRun(sessionId: string): Promise<void> {
+    await this.pool?.cancelWaiting(sessionId);
   }
 
   start(): void {
@@ -62,7 +77,8 @@ export class ClaudeCliProvider implements Provider {
 
   async *run(req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
     const started = performance.now();
-    const events = this.pool ? this.runLive(this.pool, req, signal) : runOneShot(this.ctx, req, signal);
+    const pool = this.pooled(req);
+    const events = pool ? this.runLive(pool, req, signal) : runOneShot(this.ctx, req, signal);
     for await (const ev of events) {
       yield ev.type === 'result' ? { ...ev, result: { ...ev.result, cliMs: performance.now() - started } } : ev;
     }
@@ -78,7 +94,9 @@ export class ClaudeCliProvider implements Provider {
       const entry = await pool.checkout(req);
       let yielded = false;
       try {
-        for await (const ev of entry.proc.turn(req.prompt, signal)) {
+        // Results for the run waiting in this process; if it is gone, the prompt carries them instead.
+        const input = req.toolResults && entry.proc.waitingFor.length ? { toolResults: req.toolResults } : { prompt: req.prompt };
+        for await (const ev of entry.proc.turn(input, signal)) {
           yielded = true;
           yield ev;
         }
@@ -101,6 +119,7 @@ export class ClaudeCliProvider implements Provider {
       env: this.ctx.env,
       sessionId: session.id,
       killGraceMs: this.ctx.killGraceMs,
+      clientTools: profile.clientTools.length ? { tools: profile.clientTools, parallel: profile.parallelToolCalls } : undefined,
     });
     void proc.exited.then(() => this.ctx.prompts.remove(systemFile));
     return proc;

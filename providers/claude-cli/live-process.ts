@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ProviderEvent } from '../types.js';
+import type { ClientTool, ProviderEvent, ProviderResult, ToolCall, ToolResult } from '../types.js';
+import { ClientToolBridge } from './client-tools.js';
 import { cliFailure } from './failure.js';
-import { CliOutput } from './output.js';
+import { CliOutput, type ToolStop } from './output.js';
 import { mapCliResult } from './result.js';
 import { type CliExit, type CliProcess, spawnCli } from './spawn.js';
 
@@ -13,6 +14,22 @@ export interface LiveProcessOptions {
   env: Record<string, string>;
   sessionId: string;
   killGraceMs: number;
+  /** The client's functions, answered over the control protocol. */
+  clientTools?: { tools: readonly ClientTool[]; parallel: boolean };
+}
+
+/** What a turn starts from: a new user message, or the results a waiting run needs. */
+export type TurnInput = { prompt: string } | { toolResults: ToolResult[] };
+
+/** One user message's run, from the message to its result; it outlives a turn when it waits on the client. */
+interface Run {
+  queue: LineQueue;
+  out: CliOutput;
+  /** Client calls of the stopped message not yet handed to the client (one at a time, when not parallel). */
+  unsurfaced: ToolCall[];
+  /** Client calls handed to the client, whose results the run waits for. */
+  waiting: ToolCall[];
+  stop?: ToolStop;
 }
 
 type Json = Record<string, any>;
@@ -61,7 +78,10 @@ export class LiveCliProcess {
   private readonly proc: CliProcess;
   private readonly killer = new AbortController();
   private readonly pending = new Map<string, (response: Json) => void>();
-  private queue: LineQueue | undefined;
+  private readonly bridge: ClientToolBridge | undefined;
+  private run: Run | undefined;
+  /** Lines for a /clear in progress. */
+  private clearing: LineQueue | undefined;
   private alive = true;
 
   constructor(private readonly opts: LiveProcessOptions) {
@@ -80,7 +100,18 @@ export class LiveCliProcess {
       this.pending.clear();
       return exit;
     });
+    if (opts.clientTools) {
+      this.bridge = new ClientToolBridge(opts.clientTools.tools, opts.clientTools.parallel, (requestId, mcp_response) =>
+        this.send({ type: 'control_response', response: { subtype: 'success', request_id: requestId, response: { mcp_response } } }),
+      );
+      void this.control(ClientToolBridge.initialize());
+    }
     void this.pump();
+  }
+
+  /** The ids of the client calls this process's run waits for (empty when it waits for none). */
+  get waitingFor(): string[] {
+    return this.run?.waiting.map((c) => c.id) ?? [];
   }
 
   get pid(): number | undefined {
@@ -92,53 +123,138 @@ export class LiveCliProcess {
   }
 
   /**
-   * One turn: writes the user message and yields its events, ending with the result. On abort the
-   * turn is interrupted (the process stays usable); if the CLI does not finish the turn within the
-   * kill grace period, the process is killed. Either way the iterator then throws `signal.reason`.
+   * One turn: sends the user message (or the results a waiting run needs) and yields the events,
+   * ending with a result: the run's own, or a `tool_calls` one when the model calls client
+   * functions (the run then waits in this process for the next turn). On abort the turn is
+   * interrupted (the process stays usable); if the CLI does not stop within the kill grace period
+   * the process is killed. Either way the iterator then throws `signal.reason`.
    */
-  async *turn(prompt: string, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
-    const queue = this.claimQueue();
-    const out = new CliOutput(true);
+  async *turn(input: TurnInput, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+    const run = this.startTurn(input);
+    const parallel = this.opts.clientTools?.parallel ?? true;
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       void this.control({ subtype: 'interrupt' });
       killTimer = setTimeout(() => this.kill(), this.opts.killGraceMs);
     };
-    this.turns++;
+    let done = false;
     try {
-      this.proc.write(`${JSON.stringify({ type: 'user', message: { role: 'user', content: prompt }, parent_tool_use_id: null, session_id: '' })}\n`);
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
-      for (let line = await queue.next(); line !== undefined; line = await queue.next()) {
-        const events = out.push(line);
-        if (!signal.aborted) yield* events;
-        if (!out.result) continue;
-        if (signal.aborted) break;
-        yield { type: 'result', result: mapCliResult(out.result, out.excerpt()) };
+      // Calls of a stopped message still to hand out, one at a time: no need to ask the CLI.
+      if (run.unsurfaced.length && !signal.aborted) {
+        done = true;
+        yield { type: 'result', result: this.surface(run) };
         return;
       }
+      for (let line = await run.queue.next(); line !== undefined; line = await run.queue.next()) {
+        const events = run.out.push(line);
+        // One call at a time: only the first of a message's calls is streamed as it is generated.
+        if (!signal.aborted) yield* parallel ? events : events.filter((e) => !('index' in e) || e.index === 0);
+        if (run.out.result) {
+          this.run = undefined;
+          this.bridge?.reset();
+          if (signal.aborted) break;
+          done = true;
+          yield { type: 'result', result: mapCliResult(run.out.result, run.out.excerpt()) };
+          return;
+        }
+        if (run.out.toolStop && !signal.aborted) {
+          run.stop = run.out.toolStop;
+          run.out.toolStop = undefined;
+          run.unsurfaced = [...run.stop.calls];
+          done = true;
+          yield { type: 'result', result: this.surface(run) };
+          return;
+        }
+      }
+      this.run = undefined;
       if (signal.aborted) throw signal.reason;
-      throw cliFailure(this.opts.bin, await this.exited, out.excerpt(), this.sessionId);
+      throw cliFailure(this.opts.bin, await this.exited, run.out.excerpt(), this.sessionId);
     } finally {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(killTimer);
-      this.queue = undefined;
+      if (signal.aborted && this.run === run) this.run = undefined;
       // A turn abandoned half-way (its consumer stopped) leaves the process in an unknown state.
-      if (!out.result && this.alive && !signal.aborted) this.kill();
+      if (!done && this.alive && !signal.aborted && this.run === run) this.kill();
     }
+  }
+
+  /** Interrupts a run that waits for the client; the process stays for its session. */
+  async cancelWaiting(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    this.bridge?.reset();
+    const timer = setTimeout(() => this.kill(), this.opts.killGraceMs);
+    await this.control({ subtype: 'interrupt' });
+    for (let line = await run.queue.next(); line !== undefined; line = await run.queue.next()) {
+      run.out.push(line);
+      if (run.out.result) break;
+    }
+    clearTimeout(timer);
+    this.run = undefined;
+  }
+
+  private startTurn(input: TurnInput): Run {
+    if ('prompt' in input) {
+      if (this.run || this.clearing) throw new Error('a run is already going on in this process');
+      const run: Run = { queue: new LineQueue(), out: new CliOutput(true), unsurfaced: [], waiting: [] };
+      if (!this.alive) run.queue.end();
+      this.run = run;
+      this.turns++;
+      this.send({ type: 'user', message: { role: 'user', content: input.prompt }, parent_tool_use_id: null, session_id: '' });
+      return run;
+    }
+    const run = this.run;
+    if (!run || !this.bridge) throw new Error('no run waits for tool results in this process');
+    run.waiting = [];
+    this.bridge.answer(input.toolResults);
+    return run;
+  }
+
+  /** The next client calls to hand out (all of them, or one when calls are not parallel). */
+  private surface(run: Run): ProviderResult {
+    const stop = run.stop!;
+    const parallel = this.opts.clientTools?.parallel ?? true;
+    const calls = parallel ? run.unsurfaced.splice(0) : run.unsurfaced.splice(0, 1);
+    run.waiting = calls;
+    const first = calls[0] === stop.calls[0];
+    return {
+      // The model's words before its calls go out once, with the first of them.
+      text: first ? stop.text : '',
+      toolCalls: calls,
+      sessionId: this.sessionId,
+      finishReason: 'tool_calls',
+      usage: {
+        inputTokens: first ? stop.usage.input_tokens : 0,
+        outputTokens: first ? stop.usage.output_tokens : 0,
+        cacheReadTokens: first ? stop.usage.cache_read_input_tokens : 0,
+        cacheCreationTokens: first ? stop.usage.cache_creation_input_tokens : 0,
+      },
+      raw: {
+        type: 'tool_calls',
+        session_id: this.sessionId,
+        api_message_id: stop.messageId,
+        stop_reason: 'tool_use',
+        tool_calls: calls,
+        waiting_for: calls.map((c) => c.id),
+      },
+    };
   }
 
   /** Resets the conversation: the process then serves a new session (its id from the CLI). */
   async clear(): Promise<void> {
-    const queue = this.claimQueue();
+    if (this.run || this.clearing) throw new Error('a run is already going on in this process');
+    const queue = (this.clearing = new LineQueue());
+    if (!this.alive) queue.end();
     try {
-      this.proc.write(`${JSON.stringify({ type: 'user', message: { role: 'user', content: '/clear' }, parent_tool_use_id: null, session_id: '' })}\n`);
+      this.send({ type: 'user', message: { role: 'user', content: '/clear' }, parent_tool_use_id: null, session_id: '' });
       for (let line = await queue.next(); line !== undefined; line = await queue.next()) {
         if (line.includes('"type":"result"')) return;
       }
       throw new Error('the CLI exited during /clear');
     } finally {
-      this.queue = undefined;
+      this.clearing = undefined;
     }
   }
 
@@ -148,8 +264,12 @@ export class LiveCliProcess {
     return new Promise((resolve) => {
       if (!this.alive) return resolve({ subtype: 'error', error: 'process exited' });
       this.pending.set(id, resolve);
-      this.proc.write(`${JSON.stringify({ type: 'control_request', request_id: id, request })}\n`);
+      this.send({ type: 'control_request', request_id: id, request });
     });
+  }
+
+  private send(message: Json): void {
+    this.proc.write(`${JSON.stringify(message)}\n`);
   }
 
   /** Resident memory in MiB, from /proc (undefined where that is not readable). */
@@ -175,13 +295,6 @@ export class LiveCliProcess {
     this.killer.abort();
   }
 
-  private claimQueue(): LineQueue {
-    if (this.queue) throw new Error('a turn is already running on this process');
-    this.queue = new LineQueue();
-    if (!this.alive) this.queue.end();
-    return this.queue;
-  }
-
   /** Routes every stdout line: control traffic here, everything else to the current turn. */
   private async pump(): Promise<void> {
     for await (const line of this.proc.lines) {
@@ -193,19 +306,22 @@ export class LiveCliProcess {
         continue;
       }
       if (msg?.type === 'control_request') {
-        // No host-side tools or permission prompts yet: refuse, so the CLI never waits on us.
-        this.proc.write(
-          `${JSON.stringify({ type: 'control_response', response: { subtype: 'error', request_id: msg.request_id, error: 'not supported by this gateway' } })}\n`,
-        );
+        if (msg.request?.subtype === 'mcp_message' && this.bridge) {
+          this.bridge.onMessage(msg.request_id, msg.request.message ?? {});
+        } else {
+          // No permission prompts from the host: refuse, so the CLI never waits on us.
+          this.send({ type: 'control_response', response: { subtype: 'error', request_id: msg.request_id, error: 'not supported by this gateway' } });
+        }
         continue;
       }
       if (msg?.type === 'conversation_reset' && typeof msg.new_conversation_id === 'string') {
         this.sessionId = msg.new_conversation_id;
       }
-      this.queue?.push(line);
+      (this.clearing ?? this.run?.queue)?.push(line);
     }
     await this.exited;
-    this.queue?.end();
+    this.run?.queue.end();
+    this.clearing?.end();
   }
 }
 

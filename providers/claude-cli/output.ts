@@ -1,4 +1,5 @@
-import type { ProviderEvent } from '../types.js';
+import type { ProviderEvent, ToolCall } from '../types.js';
+import { CLIENT_TOOL_PREFIX } from './args.js';
 
 const EXCERPT_BYTES = 4096;
 
@@ -13,16 +14,49 @@ function parseLine(line: string): Json | undefined {
   }
 }
 
+/** A point where the run waits for the client: the model called client functions. */
+export interface ToolStop {
+  calls: ToolCall[];
+  /** What the model said in the same message, before the calls. */
+  text: string;
+  messageId: string | undefined;
+  usage: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_creation_input_tokens: number };
+}
+
+/** The API message being streamed: its text and the client calls in it, by content block. */
+interface MessageState {
+  id: string | undefined;
+  text: string;
+  usage: ToolStop['usage'];
+  calls: Map<number, ToolCall & { index: number }>;
+}
+
+const newMessage = (id: string | undefined, usage?: Json): MessageState => ({
+  id,
+  text: '',
+  usage: {
+    input_tokens: usage?.input_tokens ?? 0,
+    output_tokens: usage?.output_tokens ?? 0,
+    cache_read_input_tokens: usage?.cache_read_input_tokens ?? 0,
+    cache_creation_input_tokens: usage?.cache_creation_input_tokens ?? 0,
+  },
+  calls: new Map(),
+});
+
 /**
  * Reads the CLI's stdout line by line. In stream-json mode each line becomes provider events as it
- * arrives; in json mode stdout is one object, parsed at the end. Either way the `result` object is
- * kept, and the first bytes of raw output are kept for error messages.
+ * arrives, and the calls of client functions are followed until the message stops for them; in
+ * json mode stdout is one object, parsed at the end. Either way the `result` object is kept, and
+ * the first bytes of raw output are kept for error messages.
  */
 export class CliOutput {
   private head = '';
   private readonly lines: string[] = [];
   private lastTextMessage: string | undefined;
+  private message: MessageState = newMessage(undefined);
   result: Json | undefined;
+  /** Set when the current message stopped to wait for client calls. */
+  toolStop: ToolStop | undefined;
 
   constructor(private readonly streaming: boolean) {}
 
@@ -38,7 +72,11 @@ export class CliOutput {
       case 'stream_event':
         return this.streamEvent(msg);
       case 'assistant':
-        return this.blocks(msg, 'tool_use').map((b) => ({ type: 'tool_use', id: b.id, name: b.name, input: b.input }));
+        return this.blocks(msg, 'tool_use').map((b) => {
+          // The complete input: authoritative over the streamed fragments.
+          for (const call of this.message.calls.values()) if (call.id === b.id) call.arguments = JSON.stringify(b.input ?? {});
+          return { type: 'tool_use', id: b.id, name: b.name, input: b.input };
+        });
       case 'user':
         return this.blocks(msg, 'tool_result').map((b) => ({
           type: 'tool_result',
@@ -71,9 +109,48 @@ export class CliOutput {
   private streamEvent(msg: Json): ProviderEvent[] {
     // Sub-agent output (parent_tool_use_id set) is tool activity, not the model's answer.
     if (msg.parent_tool_use_id) return [];
-    const ev = msg.event;
-    if (ev?.type !== 'content_block_delta' || ev.delta?.type !== 'text_delta') return [];
+    const ev = msg.event ?? {};
+    switch (ev.type) {
+      case 'message_start':
+        this.message = newMessage(ev.message?.id ?? msg.api_message_id, ev.message?.usage);
+        return [];
+      case 'content_block_start': {
+        const block = ev.content_block ?? {};
+        if (block.type !== 'tool_use' || !String(block.name).startsWith(CLIENT_TOOL_PREFIX)) return [];
+        const index = this.message.calls.size;
+        const name = String(block.name).slice(CLIENT_TOOL_PREFIX.length);
+        this.message.calls.set(ev.index, { index, id: block.id, name, arguments: '' });
+        return [{ type: 'tool_call_start', index, id: block.id, name }];
+      }
+      case 'content_block_delta':
+        return this.delta(msg, ev);
+      case 'message_delta':
+        if (typeof ev.usage?.output_tokens === 'number') this.message.usage.output_tokens = ev.usage.output_tokens;
+        if (ev.delta?.stop_reason === 'tool_use' && this.message.calls.size) {
+          this.toolStop = {
+            calls: [...this.message.calls.values()].map(({ id, name, arguments: args }) => ({ id, name, arguments: args || '{}' })),
+            text: this.message.text,
+            messageId: this.message.id,
+            usage: { ...this.message.usage },
+          };
+        }
+        return [];
+      default:
+        return [];
+    }
+  }
+
+  private delta(msg: Json, ev: Json): ProviderEvent[] {
+    if (ev.delta?.type === 'input_json_delta') {
+      const call = this.message.calls.get(ev.index);
+      if (!call) return [];
+      const fragment = String(ev.delta.partial_json ?? '');
+      call.arguments += fragment;
+      return fragment ? [{ type: 'tool_call_delta', index: call.index, arguments: fragment }] : [];
+    }
+    if (ev.delta?.type !== 'text_delta') return [];
     const text = String(ev.delta.text ?? '');
+    this.message.text += text;
     const id = typeof msg.api_message_id === 'string' ? msg.api_message_id : undefined;
     // Text of a later API message (after a tool round trip) starts a new paragraph.
     const sep = this.lastTextMessage !== undefined && id !== undefined && id !== this.lastTextMessage ? '\n\n' : '';

@@ -19,7 +19,8 @@ export interface PoolOptions {
   onError?(err: unknown): void;
 }
 
-type State = 'warm' | 'reserved' | 'busy' | 'hot' | 'closing';
+/** `waiting`: its run waits for the results of client function calls (not idle, not evictable). */
+type State = 'warm' | 'reserved' | 'busy' | 'hot' | 'waiting' | 'closing';
 
 export interface PoolEntry {
   proc: LiveCliProcess;
@@ -61,7 +62,7 @@ export class ProcessPool {
   }
 
   stats(): Record<State, number> & { total: number } {
-    const s = { warm: 0, reserved: 0, busy: 0, hot: 0, closing: 0, total: this.entries.size };
+    const s = { warm: 0, reserved: 0, busy: 0, hot: 0, waiting: 0, closing: 0, total: this.entries.size };
     for (const e of this.entries) s[e.state]++;
     return s;
   }
@@ -85,11 +86,34 @@ export class ProcessPool {
     if (entry) this.setState(entry, 'warm');
   }
 
-  /** The process for this turn: the reserved or hot one, else a new one (resuming when needed). */
+  /** The session whose process waits for these client calls. */
+  findWaiting(toolCallIds: readonly string[]): string | undefined {
+    const entry = this.find((e) => e.state === 'waiting' && toolCallIds.some((id) => e.proc.waitingFor.includes(id)));
+    return entry?.proc.sessionId;
+  }
+
+  /** Interrupts a waiting run; its process stays hot for the session. */
+  async cancelWaiting(sessionId: string): Promise<void> {
+    const entry = this.find((e) => e.state === 'waiting' && e.proc.sessionId === sessionId);
+    if (!entry) return;
+    this.setState(entry, 'busy');
+    await entry.proc.cancelWaiting();
+    this.checkin(entry);
+  }
+
+  /**
+   * The process for this turn: the reserved, hot or waiting one, else a new one (resuming when
+   * needed). A waiting run that gets a new message instead of its results is interrupted first.
+   */
   async checkout(req: ProviderRequest): Promise<PoolEntry> {
     const key = profileKey(profileOf(req));
     const mine = this.find((e) => e.proc.sessionId === req.sessionId && e.state !== 'busy' && e.state !== 'warm');
-    if (mine && (mine.state === 'reserved' || mine.state === 'hot') && mine.key === key && mine.proc.isAlive) {
+    if (mine?.state === 'waiting' && !req.toolResults) {
+      this.setState(mine, 'busy');
+      await mine.proc.cancelWaiting();
+      this.setState(mine, 'hot');
+    }
+    if (mine && ['reserved', 'hot', 'waiting'].includes(mine.state) && mine.key === key && mine.proc.isAlive) {
       this.setState(mine, 'busy');
       return mine;
     }
@@ -106,6 +130,11 @@ export class ProcessPool {
     entry.lastUsed = Date.now();
     const rss = entry.proc.rssMb();
     if (!entry.proc.isAlive) return;
+    // A run waiting on the client stays as it is: its TTL is the caller's to enforce.
+    if (entry.proc.waitingFor.length) {
+      this.setState(entry, 'waiting');
+      return;
+    }
     if (this.closed || entry.proc.turns >= this.opts.maxTurns || (rss !== undefined && rss > this.opts.maxRssMb)) {
       void this.retire(entry);
       return;

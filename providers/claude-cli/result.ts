@@ -86,8 +86,17 @@ export function mapCliResult(raw: unknown, rawText: string): ProviderResult {
     throw new BadCliOutputError(`the Claude CLI run was aborted (${res.terminal_reason ?? 'unknown reason'})`, 'cli_aborted', res);
   }
   if ((res.is_error && !limited) || res.terminal_reason === 'api_error') throw upstreamError(res);
+  // With --json-schema the answer is the structured output; a run that ends without it failed.
+  const structured = 'structured_output' in res ? res.structured_output : undefined;
+  if (structured === null && !limited) {
+    throw new BadCliOutputError(
+      'the model finished without producing the structured output the response_format asks for',
+      'structured_output_missing',
+      res,
+    );
+  }
   return {
-    text: res.result ?? '',
+    text: structured !== undefined && structured !== null ? JSON.stringify(structured) : (res.result ?? ''),
     sessionId: res.session_id,
     finishReason: finishReason(res),
     usage: {

@@ -1,6 +1,6 @@
 import { InvalidRequestError } from '../errors.js';
-import type { ToolPolicy } from '../../providers/types.js';
-import type { ChatCompletionRequest, ChatMessage } from './schemas.js';
+import type { ClientTool, ToolPolicy, ToolResult } from '../../providers/types.js';
+import { type ChatCompletionRequest, type ChatMessage, FUNCTION_NAME } from './schemas.js';
 
 /** Claude Code's own tools: an OpenAI function tool with one of these names enables it. */
 export const CLAUDE_CODE_TOOLS = [
@@ -27,66 +27,108 @@ export function contentText(msg: ChatMessage, index: number): string {
     .join('\n');
 }
 
-export interface PromptParts {
+export interface Conversation {
   systemPrompt?: string;
+  /** What goes to the CLI on stdin when no waiting run takes the tool results. */
   prompt: string;
+  /** Results of the client's function calls, when the messages end with `role: "tool"` ones. */
+  toolResults: ToolResult[];
 }
 
-const indexed = (messages: ChatMessage[]) => messages.map((m, i) => ({ m, i }));
+type Indexed = { m: ChatMessage; i: number };
 
 /**
  * Splits OpenAI messages into the system prompt and what goes to the CLI on stdin.
  * - Continuing a session: only the messages after the last assistant message; the rest is in the
  *   session already.
- * - A first turn whose messages already hold assistant turns: the history is rendered as a
- *   tagged transcript ahead of the new user turn, so the model sees every earlier turn verbatim.
+ * - A first turn whose messages already hold assistant turns: the history, tool calls and results
+ *   included, is rendered as a tagged transcript ahead of the new turn, so the model sees every
+ *   earlier turn verbatim.
+ * - Messages that end with tool results: those results, for the run that waits for them; the
+ *   prompt is then the fallback for when no run waits any more.
  */
-export function buildPrompt(messages: ChatMessage[], continuing: boolean): PromptParts {
-  const all = indexed(messages);
-  all.forEach(({ m, i }) => {
-    if (m.role === 'tool') {
-      throw new InvalidRequestError("messages with role 'tool' are not supported yet", `messages[${i}].role`, 'unsupported_role');
-    }
-  });
+export function readConversation(messages: ChatMessage[], continuing: boolean): Conversation {
+  const all = messages.map((m, i) => ({ m, i }));
   const system = all
     .filter(({ m }) => m.role === 'system' || m.role === 'developer')
     .map(({ m, i }) => contentText(m, i))
     .filter(Boolean);
-  const turns = all.filter(({ m }) => m.role === 'user' || m.role === 'assistant');
+  const turns = all.filter(({ m }) => m.role !== 'system' && m.role !== 'developer');
   let lastAssistant = -1;
   turns.forEach(({ m }, k) => {
     if (m.role === 'assistant') lastAssistant = k;
   });
   const fresh = turns.slice(lastAssistant + 1);
+  const history = continuing ? [] : turns.slice(0, lastAssistant + 1);
+  const systemPrompt = system.length ? system.join('\n\n') : undefined;
   if (fresh.length === 0) {
-    throw new InvalidRequestError('messages must end with at least one user message', 'messages', 'missing_user_message');
+    throw new InvalidRequestError('messages must end with a user message or with tool results', 'messages', 'missing_user_message');
+  }
+  const tools = fresh.filter(({ m }) => m.role === 'tool');
+  if (tools.length) {
+    const stray = fresh.find(({ m }) => m.role !== 'tool');
+    if (stray) {
+      throw new InvalidRequestError(
+        'tool results must directly follow the assistant message whose tool_calls they answer',
+        `messages[${stray.i}].role`,
+        'invalid_tool_results',
+      );
+    }
+    const toolResults = tools.map(({ m, i }) => ({ toolCallId: (m as { tool_call_id: string }).tool_call_id, content: contentText(m, i) }));
+    const results = renderTurns(tools);
+    const prompt = history.length
+      ? `${renderHistory(history, 'The results of your tool calls follow; continue from there.')}\n\n${results}`
+      : `The results of your tool calls:\n${results}\n\nContinue from there.`;
+    return { systemPrompt, prompt, toolResults };
   }
   const newText = fresh.map(({ m, i }) => contentText(m, i)).join('\n\n');
-  const history = continuing ? [] : turns.slice(0, lastAssistant + 1);
-  const prompt = history.length ? `${renderHistory(history)}\n\n${newText}` : newText;
+  const prompt = history.length
+    ? `${renderHistory(history, "The user's new message follows; answer it as the assistant of this conversation.")}\n\n${newText}`
+    : newText;
   if (!prompt.trim()) {
     throw new InvalidRequestError('the new user message is empty', `messages[${fresh[fresh.length - 1]!.i}].content`, 'empty_message');
   }
-  return { systemPrompt: system.length ? system.join('\n\n') : undefined, prompt };
+  return { systemPrompt, prompt, toolResults: [] };
 }
 
-function renderHistory(turns: { m: ChatMessage; i: number }[]): string {
-  const body = turns.map(({ m, i }) => `<turn role="${m.role}">\n${contentText(m, i)}\n</turn>`).join('\n');
+function renderTurns(turns: Indexed[]): string {
+  return turns
+    .map(({ m, i }) => {
+      if (m.role === 'tool') return `<turn role="tool" tool_call_id="${m.tool_call_id}">\n${contentText(m, i)}\n</turn>`;
+      const calls =
+        m.role === 'assistant' && m.tool_calls?.length
+          ? `\n${m.tool_calls.map((c) => `<tool_call id="${c.id}" name="${c.function.name}">${c.function.arguments}</tool_call>`).join('\n')}`
+          : '';
+      return `<turn role="${m.role}">\n${contentText(m, i)}${calls}\n</turn>`;
+    })
+    .join('\n');
+}
+
+function renderHistory(turns: Indexed[], then: string): string {
   return (
     'The conversation so far, oldest turn first (earlier turns of this same conversation, given here because ' +
-    'they happened elsewhere):\n<conversation_history>\n' +
-    `${body}\n</conversation_history>\n\nThe user's new message follows; answer it as the assistant of this conversation.\n`
+    `they happened elsewhere):\n<conversation_history>\n${renderTurns(turns)}\n</conversation_history>\n\n${then}\n`
   );
 }
 
+export interface ToolSetup {
+  toolPolicy: ToolPolicy;
+  clientTools: ClientTool[];
+  /** What tool_choice asks of the model beyond what flags can enforce, for the system prompt. */
+  instruction?: string;
+}
+
 /**
- * The tools a request may use, within the server's cap: OpenAI function tools named after Claude
- * Code tools and `allowed_tools` rules enable (and pre-approve) their tool; `disallowed_tools`
- * only ever restricts; `tool_choice: "none"` means no tools at all.
+ * The tools a request may use. OpenAI function tools named after Claude Code tools, and
+ * `allowed_tools` rules, enable (and pre-approve) their tool within the server's cap;
+ * `disallowed_tools` only ever restricts. Other functions are the client's own: exposed to the
+ * model, their calls come back as `tool_calls`. `tool_choice: "none"` means no tools at all; a
+ * named function exposes only that one.
  */
-export function toolPolicy(req: ChatCompletionRequest, cap: readonly string[]): ToolPolicy {
+export function toolSetup(req: ChatCompletionRequest, cap: readonly string[]): ToolSetup {
   const policy: ToolPolicy = { tools: [], allowed: [], disallowed: [...(req.disallowed_tools ?? [])] };
-  if (req.tool_choice === 'none') return policy;
+  const clientTools: ClientTool[] = [];
+  if (req.tool_choice === 'none') return { toolPolicy: policy, clientTools };
   const enable = (name: string, rule: string, param: string) => {
     if (!cap.includes(name)) {
       throw new InvalidRequestError(
@@ -98,17 +140,29 @@ export function toolPolicy(req: ChatCompletionRequest, cap: readonly string[]): 
     if (!policy.tools.includes(name)) policy.tools.push(name);
     if (!policy.allowed.includes(rule)) policy.allowed.push(rule);
   };
+  const named = typeof req.tool_choice === 'object' && req.tool_choice ? req.tool_choice.function.name : undefined;
   (req.tools ?? []).forEach((t, i) => {
-    const name = t.function.name;
-    if (!(CLAUDE_CODE_TOOLS as readonly string[]).includes(name)) {
-      throw new InvalidRequestError(
-        `custom function tools are not supported yet: '${name}' is not a Claude Code tool (${CLAUDE_CODE_TOOLS.join(', ')})`,
-        `tools[${i}].function.name`,
-        'unsupported_tool',
-      );
+    const { name, description, parameters } = t.function;
+    if ((CLAUDE_CODE_TOOLS as readonly string[]).includes(name)) {
+      enable(name, name, `tools[${i}].function.name`);
+      return;
     }
-    enable(name, name, `tools[${i}].function.name`);
+    if (!FUNCTION_NAME.test(name)) {
+      throw new InvalidRequestError('function names must match ^[a-zA-Z0-9_-]{1,64}$', `tools[${i}].function.name`, 'invalid_function_name');
+    }
+    if (clientTools.some((c) => c.name === name)) {
+      throw new InvalidRequestError(`function '${name}' is defined twice`, `tools[${i}].function.name`, 'duplicate_function');
+    }
+    if (!named || named === name) clientTools.push({ name, description, parameters: parameters ?? { type: 'object', properties: {} } });
   });
+  if (named && !clientTools.some((c) => c.name === named)) {
+    throw new InvalidRequestError(`tool_choice names '${named}', which is not among the tools`, 'tool_choice', 'unknown_function');
+  }
   (req.allowed_tools ?? []).forEach((rule, i) => enable(rule.replace(/\(.*$/s, ''), rule, `allowed_tools[${i}]`));
-  return policy;
+  const instruction = named
+    ? `You must call the function ${named} now.`
+    : req.tool_choice === 'required' && clientTools.length
+      ? 'You must call at least one of the available functions before you answer.'
+      : undefined;
+  return { toolPolicy: policy, clientTools, instruction };
 }

@@ -28,7 +28,15 @@ export function toChatCompletion(ids: CompletionIds, result: ProviderResult): Ch
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: result.text, refusal: null },
+        message: {
+          role: 'assistant',
+          // OpenAI's shape: no text next to tool calls is null, not "".
+          content: result.toolCalls?.length && !result.text ? null : result.text,
+          refusal: null,
+          ...(result.toolCalls?.length
+            ? { tool_calls: result.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) }
+            : {}),
+        },
         finish_reason: result.finishReason,
         logprobs: null,
       },
@@ -61,6 +69,12 @@ export class ChunkBuilder {
 
   text(content: string): ChatCompletionChunk {
     return this.chunk({ content }, null);
+  }
+
+  /** A tool call as OpenAI streams it: index, id and name first, then argument fragments. */
+  toolCall(index: number, call: { id?: string; name?: string; arguments: string }): ChatCompletionChunk {
+    const head = call.id ? { id: call.id, type: 'function' as const } : {};
+    return this.chunk({ tool_calls: [{ index, ...head, function: { ...(call.name ? { name: call.name } : {}), arguments: call.arguments } }] }, null);
   }
 
   /** The last choice chunk; it also carries the CLI's full result, as the non-streamed answer does. */

@@ -39,6 +39,23 @@ export const functionToolSchema = z.object({
   }),
 });
 
+/** OpenAI's rule for function names. */
+export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+const responseFormat = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.looseObject({
+      name: z.string().min(1).max(64),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
 const toolChoice = z.union([
   z.enum(['none', 'auto', 'required']),
   z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) }),
@@ -59,6 +76,8 @@ export const chatCompletionRequestSchema = z.looseObject({
   n: z.literal(1, { message: 'only n=1 is supported' }).nullish(),
   tools: z.array(functionToolSchema).max(128).nullish(),
   tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  response_format: responseFormat.nullish(),
   // Extensions
   session_id: z.uuid({ message: 'must be a UUID' }).nullish(),
   background: z.boolean().nullish(),
@@ -98,7 +117,14 @@ export const chatCompletionSchema = z.object({
   choices: z.array(
     z.object({
       index: z.number().int(),
-      message: z.object({ role: z.literal('assistant'), content: z.string().nullable(), refusal: z.null() }),
+      message: z.object({
+        role: z.literal('assistant'),
+        content: z.string().nullable(),
+        refusal: z.null(),
+        tool_calls: z
+          .array(z.object({ id: z.string(), type: z.literal('function'), function: z.object({ name: z.string(), arguments: z.string() }) }))
+          .optional(),
+      }),
       finish_reason: finishReasonSchema,
       logprobs: z.null(),
     }),
@@ -119,7 +145,20 @@ export const chatCompletionChunkSchema = z.object({
   choices: z.array(
     z.object({
       index: z.number().int(),
-      delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional() }),
+      delta: z.object({
+        role: z.literal('assistant').optional(),
+        content: z.string().optional(),
+        tool_calls: z
+          .array(
+            z.object({
+              index: z.number().int(),
+              id: z.string().optional(),
+              type: z.literal('function').optional(),
+              function: z.object({ name: z.string().optional(), arguments: z.string() }),
+            }),
+          )
+          .optional(),
+      }),
       finish_reason: finishReasonSchema.nullable(),
       logprobs: z.null(),
     }),

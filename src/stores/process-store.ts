@@ -51,10 +51,14 @@ export class ProcessStore {
           completed_at: null,
           result: null,
           error: null,
+          required_action: null,
         };
         break;
       case 'PROCESS_STARTED':
         if (prev) next = { ...prev, status: 'running', started_at: event.ts };
+        break;
+      case 'PROCESS_REQUIRES_ACTION':
+        if (prev) next = { ...prev, status: 'requires_action', result: event.result ?? null, required_action: event.required_action ?? null };
         break;
       case 'PROCESS_COMPLETE':
         if (prev) {
@@ -63,8 +67,10 @@ export class ProcessStore {
             status: event.status,
             session_id: event.session_id,
             completed_at: event.ts,
-            result: event.result ?? null,
+            // A process that waited for tool results keeps the answer it gave.
+            result: event.result ?? prev.result,
             error: event.error ?? null,
+            required_action: null,
           };
         }
         break;

@@ -26,6 +26,9 @@ export class SessionLog {
       case 'PROCESS_TOOL_RESULT':
         this.write(e.session_id, { ...base, type: 'tool_result', tool_use_id: e.tool_use_id, content: e.content, is_error: e.is_error });
         break;
+      case 'PROCESS_REQUIRES_ACTION':
+        this.write(e.session_id, { ...base, type: 'tool_calls', claude: e.result?.claude_metadata ?? {} });
+        break;
       case 'PROCESS_COMPLETE':
         if (e.status === 'completed') {
           this.write(e.session_id, { ...base, type: 'response', claude: e.result?.claude_metadata ?? {} });

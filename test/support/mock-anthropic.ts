@@ -22,7 +22,16 @@ export type MockReply =
       usage?: Partial<MockUsage>;
       stopReason?: 'end_turn' | 'max_tokens' | 'stop_sequence';
     }
-  | { kind: 'tool_use'; name: string; input: unknown; id?: string; text?: string; usage?: Partial<MockUsage> }
+  | {
+      kind: 'tool_use';
+      name: string;
+      input: unknown;
+      id?: string;
+      text?: string;
+      usage?: Partial<MockUsage>;
+      /** More tool_use blocks in the same message (parallel tool calls). */
+      more?: { name: string; input: unknown }[];
+    }
   | { kind: 'error'; status: number; errorType?: string; message?: string; headers?: Record<string, string> }
   /** never answers; the socket stays open until the client goes away or the mock closes */
   | { kind: 'hang' }
@@ -250,6 +259,9 @@ export async function startMockAnthropic(opts: { port?: number } = {}): Promise<
     if (reply.kind === 'tool_use') {
       if (reply.text !== undefined && reply.text !== '') blocks.push({ type: 'text', deltas: [reply.text] });
       blocks.push({ type: 'tool_use', id: reply.id ?? `toolu_mock_${++toolCounter}`, name: reply.name, input: reply.input });
+      for (const extra of reply.more ?? []) {
+        blocks.push({ type: 'tool_use', id: `toolu_mock_${++toolCounter}`, name: extra.name, input: extra.input });
+      }
       stopReason = 'tool_use';
     } else {
       blocks.push({ type: 'text', deltas: Array.isArray(reply.text) ? reply.text : [reply.text] });
