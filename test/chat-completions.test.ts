@@ -241,7 +241,7 @@ describe('request validation (400s name the field)', () => {
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], stream: 'yes' }, 'stream'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'get weather!' } }] }, 'tools[0].function.name'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } }, 'tool_choice'],
-    [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'a', content: 'r' }, { role: 'user', content: 'y' }] }, 'messages'],
+    [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'a', content: 'r' }, { role: 'user', content: 'y' }] }, 'messages[1]'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'Bash' } }] }, 'tools[0].function.name'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], allowed_tools: ['Bash; rm -rf /'] }, 'allowed_tools[0]'],
   ])('%j → 400 naming %s', async (body, param) => {

@@ -120,6 +120,7 @@ export class ClaudeCliProvider implements Provider {
       sessionId: session.id,
       killGraceMs: this.ctx.killGraceMs,
       clientTools: profile.clientTools.length ? { tools: profile.clientTools, parallel: profile.parallelToolCalls } : undefined,
+      structuredOutput: Boolean(profile.jsonSchema),
     });
     void proc.exited.then(() => this.ctx.prompts.remove(systemFile));
     return proc;

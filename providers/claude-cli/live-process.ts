@@ -14,6 +14,8 @@ export interface LiveProcessOptions {
   env: Record<string, string>;
   sessionId: string;
   killGraceMs: number;
+  /** Runs are asked for structured output (`--json-schema`). */
+  structuredOutput?: boolean;
   /** The client's functions, answered over the control protocol. */
   clientTools?: { tools: readonly ClientTool[]; parallel: boolean };
 }
@@ -156,7 +158,7 @@ export class LiveCliProcess {
           this.bridge?.reset();
           if (signal.aborted) break;
           done = true;
-          yield { type: 'result', result: mapCliResult(run.out.result, run.out.excerpt()) };
+          yield { type: 'result', result: mapCliResult(run.out.result, run.out.excerpt(), this.opts.structuredOutput) };
           return;
         }
         if (run.out.toolStop && !signal.aborted) {

@@ -38,7 +38,7 @@ export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, sig
       // The result line ends the answer: hand it on without waiting for the exit.
       if (out.result && !answered) {
         answered = true;
-        yield { type: 'result', result: mapCliResult(out.result, out.excerpt()) };
+        yield { type: 'result', result: mapCliResult(out.result, out.excerpt(), Boolean(req.jsonSchema)) };
       }
     }
     const exit = await proc.exit;
@@ -46,7 +46,7 @@ export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, sig
     if (answered) return;
     const result = out.finish();
     if (!result) throw cliFailure(ctx.bin, exit, out.excerpt(), req.sessionId);
-    yield { type: 'result', result: mapCliResult(result, out.excerpt()) };
+    yield { type: 'result', result: mapCliResult(result, out.excerpt(), Boolean(req.jsonSchema)) };
   } finally {
     if (!out.result) local.abort(new Error('run abandoned'));
     signal.removeEventListener('abort', relay);

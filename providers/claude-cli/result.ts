@@ -74,8 +74,11 @@ function finishReason(res: CliResult): FinishReason {
   return res.stop_reason === 'max_tokens' ? 'length' : 'stop';
 }
 
-/** Turns a parsed CLI result into the provider's result, or throws the error it stands for. */
-export function mapCliResult(raw: unknown, rawText: string): ProviderResult {
+/**
+ * Turns a parsed CLI result into the provider's result, or throws the error it stands for.
+ * `structured`: the run was asked for structured output (`--json-schema`).
+ */
+export function mapCliResult(raw: unknown, rawText: string, structured = false): ProviderResult {
   const parsed = cliResultSchema.safeParse(raw);
   if (!parsed.success) {
     throw new BadCliOutputError(`the Claude CLI printed a result the gateway cannot read: ${excerpt(rawText)}`);
@@ -87,8 +90,8 @@ export function mapCliResult(raw: unknown, rawText: string): ProviderResult {
   }
   if ((res.is_error && !limited) || res.terminal_reason === 'api_error') throw upstreamError(res);
   // With --json-schema the answer is the structured output; a run that ends without it failed.
-  const structured = 'structured_output' in res ? res.structured_output : undefined;
-  if (structured === null && !limited) {
+  const output = (res as { structured_output?: unknown }).structured_output;
+  if (structured && (output === undefined || output === null) && !limited) {
     throw new BadCliOutputError(
       'the model finished without producing the structured output the response_format asks for',
       'structured_output_missing',
@@ -96,7 +99,7 @@ export function mapCliResult(raw: unknown, rawText: string): ProviderResult {
     );
   }
   return {
-    text: structured !== undefined && structured !== null ? JSON.stringify(structured) : (res.result ?? ''),
+    text: structured && output !== undefined && output !== null ? JSON.stringify(output) : (res.result ?? ''),
     sessionId: res.session_id,
     finishReason: finishReason(res),
     usage: {

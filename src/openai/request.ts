@@ -66,11 +66,10 @@ export function readConversation(messages: ChatMessage[], continuing: boolean): 
   }
   const tools = fresh.filter(({ m }) => m.role === 'tool');
   if (tools.length) {
-    const stray = fresh.find(({ m }) => m.role !== 'tool');
-    if (stray) {
+    if (tools.length !== fresh.length) {
       throw new InvalidRequestError(
-        'tool results must directly follow the assistant message whose tool_calls they answer',
-        `messages[${stray.i}].role`,
+        'tool results must directly follow the assistant message whose tool_calls they answer, and end the messages',
+        `messages[${tools[0]!.i}]`,
         'invalid_tool_results',
       );
     }
