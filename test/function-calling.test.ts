@@ -209,6 +209,31 @@ describe('client function calling (real CLI)', () => {
   });
 });
 
+describe('client functions with Claude Code tools', () => {
+  it('lets Claude run its own tools and hands the client its functions, in one run', async () => {
+    const g = await startGateway({ mock, env: { ALLOWED_TOOLS: 'Bash' } });
+    try {
+      mock.on('mixed please', { kind: 'tool_use', name: 'Bash', input: { command: 'echo FROM-BASH' } });
+      mock.on('FROM-BASH', { kind: 'tool_use', name: 'mcp__client__get_weather', input: { location: 'Madrid' } });
+      mock.on('HOT-MADRID', { text: 'Bash said hi; Madrid is hot.' });
+      const messages: Msg[] = [{ role: 'user', content: 'mixed please' }];
+      const tools = [fn('Bash', { type: 'object' }), weather];
+      const first = await g.openai.chat.completions.create({ model: 'sonnet', messages, tools });
+      expect(calls(first).map((c) => c.function.name)).toEqual(['get_weather']);
+      const upstreamTools = mock.messageRequests().find((r) => r.lastUserText.includes('mixed please'))!.body.tools.map((t: any) => t.name);
+      expect(upstreamTools).toEqual(expect.arrayContaining(['Bash', 'mcp__client__get_weather']));
+      const done = await g.openai.chat.completions.create({
+        model: 'sonnet',
+        tools,
+        messages: [...messages, first.choices[0]!.message, ...toolMessages(calls(first), () => 'HOT-MADRID')],
+      });
+      expect(done.choices[0]!.message.content).toBe('Bash said hi; Madrid is hot.');
+    } finally {
+      await g.close();
+    }
+  });
+});
+
 describe('waiting runs that are gone', () => {
   it('expire after TOOL_WAIT_TTL_MS, and a continuation after a restart starts a fresh run from the conversation', async () => {
     const dir = tempDir();
