@@ -108,13 +108,18 @@ export class DeadlineError extends GatewayError {
   }
 }
 
-export type CancelReason = 'deleted' | 'client_disconnected' | 'shutdown';
+export type CancelReason = 'deleted' | 'client_disconnected' | 'shutdown' | 'abandoned';
 
 const CANCELLATIONS: Record<CancelReason, { status: number; code: string; message: string }> = {
   deleted: { status: 409, code: 'cancelled', message: 'the process was cancelled (DELETE /v1/processes/{id})' },
   // 499 is nginx's "client closed request": nobody is left to read it.
   client_disconnected: { status: 499, code: 'client_disconnected', message: 'the process was cancelled: the client disconnected' },
   shutdown: { status: 503, code: 'shutting_down', message: 'the process was cancelled: the gateway is shutting down' },
+  abandoned: {
+    status: 409,
+    code: 'tool_calls_abandoned',
+    message: 'the tool calls were abandoned: the session went on with a new message instead of their results',
+  },
 };
 
 /** The process was cancelled: by DELETE, by its client going away, or by shutdown. */

@@ -190,6 +190,25 @@ describe('client function calling (real CLI)', () => {
     expect(next.choices[0]!.message.content).toBe('Hello from mock');
   });
 
+  it('records abandoned calls when the session goes on with a new message, and checks tools even with tool_choice none', async () => {
+    mock.on('abandon me', { kind: 'tool_use', name: 'mcp__client__get_weather', input: { location: 'Kyiv' } });
+    const first = await gw.openai.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'abandon me' }], tools: [weather] });
+    const next = await gw.openai.chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'something else' }],
+      // @ts-expect-error gateway extension
+      session_id: (first as any).session_id,
+    });
+    expect(next.choices[0]!.finish_reason).toBe('stop');
+    expect(await record(gw, (first as any).process_id)).toMatchObject({ status: 'cancelled', error: { code: 'tool_calls_abandoned' } });
+
+    const bad = await fetchJson(`${gw.url}/v1/chat/completions`, {
+      body: { model: 'sonnet', messages: [{ role: 'user', content: 'x' }], tools: [fn('bad name!', {})], tool_choice: 'none' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.param).toBe('tools[0].function.name');
+  });
+
   it('returns structured output as the content, and fails a run that ends without it', async () => {
     const schema = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'] };
     mock.on('who is Bob', { kind: 'tool_use', name: 'StructuredOutput', input: { name: 'Bob', age: 42 } });

@@ -11,9 +11,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse } from 'yaml';
 import { CLAUDE_CODE_TOOLS } from '../src/openai/request.js';
-import { TOOL_RULE, chatCompletionChunkSchema, chatCompletionRequestSchema, chatCompletionSchema } from '../src/openai/schemas.js';
+import {
+  FUNCTION_NAME,
+  TOOL_RULE,
+  chatCompletionChunkSchema,
+  chatCompletionRequestSchema,
+  chatCompletionSchema,
+} from '../src/openai/schemas.js';
 import { openapiPath } from '../src/paths.js';
-import { eventTypeSchema, gatewayEventSchema, processRecordSchema, processStatusSchema } from '../src/process-types.js';
+import {
+  eventTypeSchema,
+  gatewayEventSchema,
+  processRecordSchema,
+  processStatusSchema,
+  requiredActionSchema,
+} from '../src/process-types.js';
 import { type TestGateway, startGateway } from './support/gateway.js';
 import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
 
@@ -68,6 +80,9 @@ function expectDocumented(operationId: string, res: Answer): void {
   if (mediaType === 'application/json') {
     const result = api.validator.validateResponse(res.body, operationId, res.status);
     expect(result.errors, `${operationId} ${res.status} body ${res.text.slice(0, 800)}`).toBeNull();
+    // Every error code the server answers is named in the description of its status.
+    const code = res.body?.error?.code;
+    if (res.status >= 400 && typeof code === 'string') expect(documented.description, `${operationId} ${res.status}: code ${code} is not described`).toContain(`\`${code}\``);
   }
   const headers = api.validator.validateResponseHeaders(res.headers, operationId, { statusCode: res.status });
   expect(headers.errors, `${operationId} ${res.status} headers ${JSON.stringify(res.headers)}`).toBeNull();
@@ -91,6 +106,18 @@ const completion = (content: string, fields: Record<string, unknown> = {}) => ({
   messages: [{ role: 'user', content }],
   ...fields,
 });
+
+/** A client function tool (not a Claude Code tool). */
+const fn = (name: string, parameters: Record<string, unknown> = { type: 'object', properties: {} }) => ({
+  type: 'function',
+  function: { name, description: `the ${name} function`, parameters },
+});
+
+/** The request body is one the document allows (requests are checked as well as answers). */
+function expectValidRequest(body: unknown): void {
+  const result = api.validator.validateRequest({ method: 'post', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body }, 'createChatCompletion');
+  expect(result.errors, `request ${JSON.stringify(body).slice(0, 800)}`).toBeNull();
+}
 
 /** The `data:` payloads of a server-sent event stream, in order. */
 function sseData(text: string): string[] {
@@ -266,6 +293,22 @@ describe('the document', () => {
     expect(componentValidator('GatewayEvent')(event).valid).toBe(true);
     expect(componentValidator('GatewayEvent')({ ...event, type: 'PROCESS_DONE' }).valid).toBe(false);
     expect(componentValidator('GatewayEvent')({ ...event, seq: undefined }).valid).toBe(false);
+    // Function calling: streamed call deltas, the wait, the stop record.
+    const callDelta = { index: 0, id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '' } };
+    const withCall = (d: unknown) => ({ ...chunk, choices: [{ ...chunk.choices[0], delta: { tool_calls: [d] } }] });
+    expect(componentValidator('ChatCompletionChunk')(withCall(callDelta)).valid).toBe(true);
+    expect(componentValidator('ChatCompletionChunk')(withCall({ index: 0, function: { arguments: '{"a' } })).valid).toBe(true);
+    expect(componentValidator('ChatCompletionChunk')(withCall({ index: 0, function: { name: 'f' } })).valid).toBe(false);
+    expect(componentValidator('ChatCompletionChunk')(withCall({ ...callDelta, index: -1 })).valid).toBe(false);
+    const requiredAction = { type: 'submit_tool_outputs', tool_call_ids: ['toolu_1'], expires_at: 1767225600.5 };
+    const waiting = { ...event, type: 'PROCESS_REQUIRES_ACTION', status: 'requires_action', required_action: requiredAction };
+    expect(componentValidator('GatewayEvent')(waiting).valid).toBe(true);
+    expect(componentValidator('GatewayEvent')({ ...waiting, status: 'waiting' }).valid).toBe(false);
+    expect(componentValidator('GatewayEvent')({ ...waiting, required_action: { ...requiredAction, type: 'tool_outputs' } }).valid).toBe(false);
+    const stop = { type: 'tool_calls', session_id: 's', stop_reason: 'tool_use', tool_calls: [{ id: 'toolu_1', name: 'f', arguments: '{}' }], waiting_for: ['toolu_1'] };
+    expect(componentValidator('ClaudeMetadata')(stop).valid).toBe(true);
+    expect(componentValidator('ClaudeMetadata')({ ...stop, waiting_for: undefined }).valid).toBe(false);
+    expect(componentValidator('ClaudeMetadata')({ ...stop, type: 'result' }).valid).toBe(false);
   });
 
   it('names the same fields, enums and patterns as the zod schemas the server uses', () => {
@@ -282,6 +325,33 @@ describe('the document', () => {
     expect(schemas.ToolRule.pattern).toBe(TOOL_RULE.source);
     const toolNames = schemas.FunctionTool.properties.function.properties.name.description as string;
     for (const tool of CLAUDE_CODE_TOOLS) expect(toolNames).toContain(tool);
+    expect(schemas.FunctionTool.properties.function.properties.name.pattern).toBe(FUNCTION_NAME.source);
+
+    // Function calling: the message, the streamed delta, the tool calls, response_format, the wait.
+    const zodShape = (s: Json): Json => s.shape ?? s.unwrap?.().shape ?? s.unwrap?.().unwrap?.().shape;
+    const zodItem = (s: Json): Json => {
+      while (!s.element) s = s.unwrap();
+      return s.element;
+    };
+    const choice = zodShape(zodItem(chatCompletionSchema.shape.choices));
+    const message = schemas.ChatCompletion.properties.choices.items.properties.message;
+    expect(Object.keys(message.properties).sort()).toEqual(Object.keys(choice.message.shape).sort());
+    expect(Object.keys(schemas.ToolCall.properties).sort()).toEqual(Object.keys(zodItem(choice.message.shape.tool_calls).shape).sort());
+    const chunkChoice = zodShape(zodItem(chatCompletionChunkSchema.shape.choices));
+    const delta = schemas.ChatCompletionChunk.properties.choices.items.properties.delta;
+    expect(Object.keys(delta.properties).sort()).toEqual(Object.keys(chunkChoice.delta.shape).sort());
+    const toolCallDelta = zodItem(chunkChoice.delta.shape.tool_calls);
+    expect(Object.keys(schemas.ToolCallDelta.properties).sort()).toEqual(Object.keys(toolCallDelta.shape).sort());
+    expect([...schemas.ToolCallDelta.required].sort()).toEqual(
+      Object.entries(toolCallDelta.shape as Record<string, Json>).filter(([, v]) => !v.safeParse(undefined).success).map(([k]) => k).sort(),
+    );
+    const formats = (chatCompletionRequestSchema.shape.response_format as Json).unwrap().unwrap().options as Json[];
+    expect(schemas.ResponseFormat.oneOf.map((o: Json) => o.properties.type.const)).toEqual(formats.map((f) => f.shape.type.value));
+    expect(Object.keys(schemas.ResponseFormat.oneOf[2].properties.json_schema.properties).sort()).toEqual(
+      Object.keys(formats[2].shape.json_schema.shape).sort(),
+    );
+    expect(Object.keys(schemas.RequiredAction.properties).sort()).toEqual(Object.keys(requiredActionSchema.shape).sort());
+    expect([...schemas.RequiredAction.required].sort()).toEqual(Object.keys(requiredActionSchema.shape).sort());
   });
 
   it('documents exactly the routes the app registers', () => {
@@ -324,6 +394,10 @@ describe('health and models', () => {
     const ready = await call(real, 'GET', '/ready');
     expect(ready.status).toBe(200);
     expectDocumented('ready', ready);
+    expect(ready.body.pool, 'the pool is on by default').toBeDefined();
+    const off = await extraGateway({ POOL_SIZE: '0' });
+    const noPool = await call(off, 'GET', '/ready');
+    expectDocumented('ready', noPool);
   });
 
   it('/ready and completions answer 503 when the CLI is missing', async () => {
@@ -384,6 +458,30 @@ describe('chat completions', () => {
         await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { tools: [{ type: 'function', function: { name: 'Bash' } }] }) }),
         'tool_not_allowed',
       ],
+      [await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { tools: [fn('get weather')] }) }), 'invalid_function_name'],
+      [await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { tools: [fn('f'), fn('f')] }) }), 'duplicate_function'],
+      [
+        await call(fake, 'POST', '/v1/chat/completions', {
+          body: completion('hi', { tools: [fn('f')], tool_choice: { type: 'function', function: { name: 'g' } } }),
+        }),
+        'unknown_function',
+      ],
+      [
+        await call(fake, 'POST', '/v1/chat/completions', {
+          body: {
+            model: 'haiku',
+            tools: [fn('f')],
+            messages: [
+              { role: 'user', content: 'hi' },
+              { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+              { role: 'tool', tool_call_id: 'call_1', content: 'r' },
+              { role: 'user', content: 'and?' },
+            ],
+          },
+        }),
+        'invalid_tool_results',
+      ],
+      [await call(fake, 'POST', '/v1/chat/completions', { body: completion('hi', { response_format: { type: 'xml' } }) }), 'invalid_value'],
     ];
     for (const [res, code] of cases) {
       expectError(res, 400, code);
@@ -582,6 +680,215 @@ describe('processes and events', () => {
     const route = await call(fake, 'GET', '/v1/nothing-here');
     expectError(route, 404, 'unknown_route');
     expectComponent('Error', route.body);
+  });
+});
+
+describe('function calling', () => {
+  const weather = fn('get_weather', { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] });
+  const clock = fn('get_time', { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] });
+
+  it('tool_calls answer, requires_action process and event, continuation by tool_call_id', async () => {
+    const sub = await subscribe(real, '?types=PROCESS_REQUIRES_ACTION,PROCESS_COMPLETE');
+    try {
+      mock.on('OAS_WEATHER', { kind: 'tool_use', name: 'mcp__client__get_weather', input: { location: 'Paris' }, text: 'Let me check.' });
+      const messages: Json[] = [{ role: 'user', content: 'OAS_WEATHER in Paris?' }];
+      // Claude Code tools and client functions together: only the client's come back as tool_calls.
+      const ask = { model: 'claude-cli/haiku', messages, tools: [weather, { type: 'function', function: { name: 'Read' } }] };
+      expectValidRequest(ask);
+      const first = await call(real, 'POST', '/v1/chat/completions', { body: ask });
+      expect(first.status, first.text).toBe(200);
+      expectDocumented('createChatCompletion', first);
+      const choice = first.body.choices[0];
+      expect(choice.finish_reason).toBe('tool_calls');
+      expect(choice.message.content).toBe('Let me check.');
+      expect(choice.message.tool_calls).toHaveLength(1);
+      const toolCall = choice.message.tool_calls[0];
+      expect(toolCall.function.name).toBe('get_weather');
+      expect(JSON.parse(toolCall.function.arguments)).toEqual({ location: 'Paris' });
+      const pid: string = first.body.process_id;
+
+      const waiting = await call(real, 'GET', `/v1/processes/${pid}`);
+      expectDocumented('getProcess', waiting);
+      expect(waiting.body).toMatchObject({ status: 'requires_action', completed_at: null, error: null, result: first.body });
+      expect(waiting.body.required_action).toMatchObject({ type: 'submit_tool_outputs', tool_call_ids: [toolCall.id] });
+      expect(waiting.body.required_action.expires_at).toBeGreaterThan(Date.now() / 1000);
+      const listed = await call(real, 'GET', '/v1/processes?status=requires_action');
+      expectDocumented('listProcesses', listed);
+      expect(listed.body.data.map((p: Json) => p.id)).toContain(pid);
+      const ready = await call(real, 'GET', '/ready');
+      expectDocumented('ready', ready);
+      expect(ready.body.pool.waiting).toBeGreaterThanOrEqual(1);
+
+      const [action] = await waitFor('PROCESS_REQUIRES_ACTION', () => {
+        const mine = sub.messages.filter((m) => m.process_id === pid);
+        return mine.length ? mine : undefined;
+      });
+      expectComponent('GatewayEvent', action);
+      expect(action).toMatchObject({ type: 'PROCESS_REQUIRES_ACTION', status: 'requires_action', result: first.body });
+      expect(action.required_action).toEqual(waiting.body.required_action);
+
+      // The continuation: the whole conversation ending with the tool result, no session_id.
+      mock.on('OAS_SUNNY', { text: 'Sunny in Paris.' });
+      const answer = { ...ask, messages: [...messages, choice.message, { role: 'tool', tool_call_id: toolCall.id, content: 'OAS_SUNNY 22C' }] };
+      expectValidRequest(answer);
+      const second = await call(real, 'POST', '/v1/chat/completions', { body: answer });
+      expect(second.status, second.text).toBe(200);
+      expectDocumented('createChatCompletion', second);
+      expect(second.body.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: 'Sunny in Paris.' } });
+      expect(second.body.session_id).toBe(first.body.session_id);
+      expect(second.body.process_id).not.toBe(pid);
+
+      const settled = await call(real, 'GET', `/v1/processes/${pid}`);
+      expectDocumented('getProcess', settled);
+      expect(settled.body).toMatchObject({ status: 'completed', required_action: null, error: null, result: first.body });
+      const complete = await waitFor('PROCESS_COMPLETE of the waiting process', () =>
+        sub.messages.find((m) => m.process_id === pid && m.type === 'PROCESS_COMPLETE'),
+      );
+      expectComponent('GatewayEvent', complete);
+      expect(complete.status).toBe('completed');
+      for (const e of sub.messages) expectComponent('GatewayEvent', e);
+    } finally {
+      sub.close();
+    }
+  });
+
+  it('streamed parallel tool calls match the chunk schema; DELETE cancels the wait; a late answer gets a fresh run', async () => {
+    mock.on('OAS_STREAM_CALLS', {
+      kind: 'tool_use',
+      name: 'mcp__client__get_weather',
+      input: { location: 'Lisbon, Portugal' },
+      text: 'Checking both.',
+      more: [{ name: 'mcp__client__get_time', input: { zone: 'Europe/Lisbon' } }],
+    });
+    const messages: Json[] = [{ role: 'user', content: 'OAS_STREAM_CALLS for Lisbon' }];
+    const ask = { model: 'claude-cli/haiku', messages, tools: [weather, clock], stream: true, stream_options: { include_usage: true } };
+    expectValidRequest(ask);
+    const res = await call(real, 'POST', '/v1/chat/completions', { body: ask });
+    expect(res.status).toBe(200);
+    expectDocumented('createChatCompletion', res);
+    const data = sseData(res.text);
+    expect(data.at(-1)).toBe('[DONE]');
+    const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
+    for (const chunk of chunks) expectComponent('ChatCompletionChunk', chunk);
+    const calls: Json[] = [];
+    for (const chunk of chunks) {
+      for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
+        if (d.id) {
+          expect(d.function.name, 'a call starts with its id and name').toBeDefined();
+          calls[d.index] = { id: d.id, type: d.type, function: { name: d.function.name, arguments: '' } };
+        }
+        calls[d.index].function.arguments += d.function.arguments;
+      }
+    }
+    expect(calls.map((c) => c.function.name)).toEqual(['get_weather', 'get_time']);
+    expect(calls.map((c) => JSON.parse(c.function.arguments))).toEqual([{ location: 'Lisbon, Portugal' }, { zone: 'Europe/Lisbon' }]);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Checking both.');
+    expect(chunks.at(-2).choices[0].finish_reason).toBe('tool_calls');
+    expect(chunks.at(-1).usage.total_tokens).toBeGreaterThan(0);
+
+    const pid = res.headers['x-process-id']!;
+    const waiting = await call(real, 'GET', `/v1/processes/${pid}`);
+    expectDocumented('getProcess', waiting);
+    expect(waiting.body.status).toBe('requires_action');
+    expect(waiting.body.required_action.tool_call_ids).toEqual(calls.map((c) => c.id));
+    expect(waiting.body.result.choices[0].message.tool_calls).toEqual(calls);
+
+    const cancelled = await call(real, 'DELETE', `/v1/processes/${pid}`);
+    expectDocumented('cancelProcess', cancelled);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', required_action: null, error: { code: 'cancelled' } });
+    expect(cancelled.body.result).toEqual(waiting.body.result);
+
+    // No run waits any more: a fresh run gets the whole conversation, calls and results included.
+    mock.on('OAS_LATE_RESULT', { text: 'Answered from the transcript.' });
+    const late = {
+      model: 'claude-cli/haiku',
+      tools: [weather, clock],
+      messages: [
+        ...messages,
+        { role: 'assistant', content: 'Checking both.', tool_calls: calls },
+        { role: 'tool', tool_call_id: calls[0].id, content: 'OAS_LATE_RESULT rain' },
+        { role: 'tool', tool_call_id: calls[1].id, content: '14:00' },
+      ],
+    };
+    expectValidRequest(late);
+    const fresh = await call(real, 'POST', '/v1/chat/completions', { body: late });
+    expect(fresh.status, fresh.text).toBe(200);
+    expectDocumented('createChatCompletion', fresh);
+    expect(fresh.body.choices[0].message.content).toBe('Answered from the transcript.');
+    expect(fresh.body.session_id).not.toBe(waiting.body.session_id);
+  });
+
+  it('parallel_tool_calls: false hands the calls out one at a time, streamed and whole', async () => {
+    mock.on('OAS_ONE_BY_ONE', {
+      kind: 'tool_use',
+      name: 'mcp__client__get_weather',
+      input: { location: 'Rome' },
+      more: [{ name: 'mcp__client__get_time', input: { zone: 'Europe/Rome' } }],
+    });
+    mock.on('OAS_SEQ_DONE', { text: 'Both done.' });
+    const streamed = async (messages: Json[]) => {
+      const body = { model: 'claude-cli/haiku', messages, tools: [weather, clock], parallel_tool_calls: false, stream: true };
+      expectValidRequest(body);
+      const res = await call(real, 'POST', '/v1/chat/completions', { body });
+      expect(res.status).toBe(200);
+      expectDocumented('createChatCompletion', res);
+      const chunks = sseData(res.text).slice(0, -1).map((d) => JSON.parse(d));
+      for (const chunk of chunks) expectComponent('ChatCompletionChunk', chunk);
+      const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+      return { chunks, deltas, finish: chunks.at(-1).choices[0].finish_reason };
+    };
+    const messages: Json[] = [{ role: 'user', content: 'OAS_ONE_BY_ONE please' }];
+    const first = await streamed(messages);
+    expect(first.finish).toBe('tool_calls');
+    expect(new Set(first.deltas.map((d: Json) => d.index))).toEqual(new Set([0]));
+    const one = { id: first.deltas[0].id, type: 'function', function: { name: 'get_weather', arguments: first.deltas.map((d: Json) => d.function.arguments).join('') } };
+    messages.push({ role: 'assistant', content: null, tool_calls: [one] }, { role: 'tool', tool_call_id: one.id, content: 'OAS_SEQ warm' });
+    const second = await streamed(messages);
+    expect(second.finish).toBe('tool_calls');
+    expect(second.deltas).toHaveLength(1);
+    const [two] = second.deltas;
+    expect(two).toMatchObject({ index: 0, type: 'function', function: { name: 'get_time' } });
+    expect(JSON.parse(two.function.arguments)).toEqual({ zone: 'Europe/Rome' });
+    messages.push({ role: 'assistant', content: null, tool_calls: [{ id: two.id, type: 'function', function: two.function }] });
+    messages.push({ role: 'tool', tool_call_id: two.id, content: 'OAS_SEQ_DONE 15:00' });
+    const third = await streamed(messages);
+    expect(third.finish).toBe('stop');
+    expect(third.chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Both done.');
+  });
+
+  it('a wait past TOOL_WAIT_TTL_MS fails with tool_results_timeout', async () => {
+    const short = await startGateway({ mock, env: { TOOL_WAIT_TTL_MS: '300', POOL_SIZE: '0' } });
+    extra.push(short);
+    const sub = await subscribe(short, '?types=PROCESS_COMPLETE');
+    try {
+      mock.on('OAS_EXPIRE', { kind: 'tool_use', name: 'mcp__client__get_weather', input: { location: 'Oslo' } });
+      const first = await call(short, 'POST', '/v1/chat/completions', { body: completion('OAS_EXPIRE soon', { tools: [weather] }) });
+      expectDocumented('createChatCompletion', first);
+      expect(first.body.choices[0].message.content).toBeNull();
+      const event = await waitFor('the expiry', () => sub.messages.find((m) => m.process_id === first.body.process_id));
+      expectComponent('GatewayEvent', event);
+      expect(event).toMatchObject({ type: 'PROCESS_COMPLETE', status: 'failed', error: { type: 'timeout_error', code: 'tool_results_timeout' } });
+      const expired = await call(short, 'GET', `/v1/processes/${first.body.process_id}`);
+      expectDocumented('getProcess', expired);
+      expect(expired.body).toMatchObject({ status: 'failed', required_action: null, error: { code: 'tool_results_timeout' }, result: first.body });
+    } finally {
+      sub.close();
+    }
+  });
+
+  it('structured output: the JSON as content, 502 structured_output_missing without it', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    mock.on('OAS_STRUCTURED', { kind: 'tool_use', name: 'StructuredOutput', input: { city: 'Paris' } });
+    const ask = completion('OAS_STRUCTURED capital', { response_format: { type: 'json_schema', json_schema: { name: 'capital', schema } } });
+    expectValidRequest(ask);
+    const ok = await call(real, 'POST', '/v1/chat/completions', { body: ask });
+    expect(ok.status, ok.text).toBe(200);
+    expectDocumented('createChatCompletion', ok);
+    expect(JSON.parse(ok.body.choices[0].message.content)).toEqual({ city: 'Paris' });
+    mock.on('OAS_PROSE', { text: 'Just prose.' });
+    const missing = await call(real, 'POST', '/v1/chat/completions', { body: completion('OAS_PROSE', { response_format: { type: 'json_object' } }) });
+    expectError(missing, 502, 'structured_output_missing');
+    expectDocumented('createChatCompletion', missing);
   });
 });
 

@@ -127,7 +127,6 @@ export interface ToolSetup {
 export function toolSetup(req: ChatCompletionRequest, cap: readonly string[]): ToolSetup {
   const policy: ToolPolicy = { tools: [], allowed: [], disallowed: [...(req.disallowed_tools ?? [])] };
   const clientTools: ClientTool[] = [];
-  if (req.tool_choice === 'none') return { toolPolicy: policy, clientTools };
   const enable = (name: string, rule: string, param: string) => {
     if (!cap.includes(name)) {
       throw new InvalidRequestError(
@@ -158,6 +157,8 @@ export function toolSetup(req: ChatCompletionRequest, cap: readonly string[]): T
     throw new InvalidRequestError(`tool_choice names '${named}', which is not among the tools`, 'tool_choice', 'unknown_function');
   }
   (req.allowed_tools ?? []).forEach((rule, i) => enable(rule.replace(/\(.*$/s, ''), rule, `allowed_tools[${i}]`));
+  // Checked all the same, so that a request is valid or not whatever its tool_choice.
+  if (req.tool_choice === 'none') return { toolPolicy: { tools: [], allowed: [], disallowed: policy.disallowed }, clientTools: [] };
   const instruction = named
     ? `You must call the function ${named} now.`
     : req.tool_choice === 'required' && clientTools.length
