@@ -25,6 +25,18 @@ const eventsQuery = z.object({
 });
 type EventsQuery = z.infer<typeof eventsQuery>;
 
+/** Each event is serialized once, however many subscribers it goes to. */
+const serialized = new WeakMap<object, { wire: GatewayEvent; json: string }>();
+function serialize(e: GatewayEvent): { wire: GatewayEvent; json: string } {
+  let s = serialized.get(e);
+  if (!s) {
+    const wire = withoutInternal(e);
+    s = { wire, json: JSON.stringify(wire) };
+    serialized.set(e, s);
+  }
+  return s;
+}
+
 const matches = (q: EventsQuery) => (e: GatewayEvent) =>
   (!q.process_id || e.process_id === q.process_id) &&
   (!q.session_id || e.session_id === q.session_id) &&
@@ -52,18 +64,17 @@ const events: FastifyPluginAsync = async (app) => {
       const wanted = matches(q);
       const send = (e: GatewayEvent) => {
         if (socket.readyState !== socket.OPEN) return;
+        const { wire, json } = serialize(e);
+        if (!wanted(wire)) return;
         if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
           socket.close(CLOSE_TOO_SLOW, 'subscriber too slow: reconnect with since=<last seq>');
           return;
         }
-        socket.send(JSON.stringify(e));
+        socket.send(json);
       };
       // Replay and subscribe in one synchronous step: no event can fall between the two.
-      if (q.since !== undefined) for (const e of bus.since(q.since)) if (wanted(e)) send(e);
-      const unsubscribe = bus.subscribe((e) => {
-        const wire = withoutInternal(e);
-        if (wanted(wire)) send(wire);
-      });
+      if (q.since !== undefined) for (const e of bus.since(q.since)) send(e);
+      const unsubscribe = bus.subscribe(send);
       const ping = setInterval(() => socket.ping(), PING_MS);
       ping.unref();
       socket.on('close', () => {

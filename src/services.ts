@@ -6,7 +6,7 @@ import { EventBus } from './event-bus.js';
 import { ProcessManager } from './process-manager.js';
 import { nowSeconds } from './process-types.js';
 import { EventLog } from './stores/event-log.js';
-import { ensureDir, jsonlPath } from './stores/jsonl-file.js';
+import { closeJsonlUnder, ensureDir, jsonlPath } from './stores/jsonl-file.js';
 import { ProcessStore } from './stores/process-store.js';
 import { SessionLog } from './stores/session-log.js';
 import { SessionStore } from './stores/session-store.js';
@@ -97,6 +97,7 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
     });
     app.addHook('onClose', async () => {
       await provider.close?.();
+      for (const dir of [config.dataDir, config.logDir]) closeJsonlUnder(dir);
     });
   },
   { name: 'gateway-services' },
