@@ -159,7 +159,8 @@ describe(`fuzz (${RUNS} runs per property)`, () => {
     // Background runs started by valid fuzz cases finish within the fake CLI's few milliseconds;
     // what stays are the pool's idle processes, and nothing else.
     const pool = () => (gw.app.gateway.provider as ClaudeCliProvider).stats()!;
-    for (let i = 0; i < 100 && (gw.app.gateway.manager.activeCount > 0 || liveProcessGroups() !== pool().total); i++) {
+    const settling = () => gw.app.gateway.manager.activeCount > 0 || pool().closing > 0 || liveProcessGroups() !== pool().total;
+    for (let i = 0; i < 100 && settling(); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(pool().busy).toBe(0);

@@ -70,6 +70,16 @@ describe('the process pool (fake CLI)', () => {
     expect(third.text).not.toBe(other.text);
   });
 
+  it('keeps the default profile warm at the bound, closing the least recently used hot session', async () => {
+    gw = await startGateway({ fake: true, env: { POOL_MAX_PROCESSES: '2' } });
+    const a = await ask(gw, 'FAKE_TURNS');
+    await waitFor(() => stats(gw!).warm === 1, { what: 'the refill after the first completion' });
+    await ask(gw, 'FAKE_TURNS'); // takes the warm one: two hot sessions now, at the bound
+    await waitFor(() => stats(gw!).warm === 1 && stats(gw!).hot === 1, { what: 'a warm process in place of the older hot session' });
+    // the older session's process went: its next turn resumes in a new process
+    expect((await ask(gw, 'FAKE_TURNS', { session_id: a.sessionId })).text).toBe('1');
+  });
+
   it('replaces a process that died while idle, transparently', async () => {
     gw = await startGateway({ fake: true });
     const first = await ask(gw, 'FAKE_PID');

@@ -64,6 +64,11 @@ export class CliOutput {
     if (this.head.length < EXCERPT_BYTES) this.head += `${line}\n`;
     if (!this.streaming) {
       this.lines.push(line);
+      // The CLI prints its json result on one line, well before it exits: take it as it comes.
+      if (this.lines.length === 1 && line.startsWith('{')) {
+        const obj = parseLine(line);
+        if (obj?.type === 'result') this.result = obj;
+      }
       return [];
     }
     const msg = parseLine(line);

@@ -34,6 +34,7 @@ export interface PoolEntry {
 /** After a warm process dies this young, its profile is not refilled for a while (no spawn loops). */
 const EARLY_DEATH_MS = 5_000;
 const REFILL_BACKOFF_MS = 10_000;
+const RSS_CHECK_EVERY = 5;
 
 /**
  * Pre-started CLI processes keyed by spawn profile. A fresh completion reserves a warm process (its
@@ -128,13 +129,14 @@ export class ProcessPool {
   checkin(entry: PoolEntry): void {
     if (!this.entries.has(entry)) return;
     entry.lastUsed = Date.now();
-    const rss = entry.proc.rssMb();
     if (!entry.proc.isAlive) return;
     // A run waiting on the client stays as it is: its TTL is the caller's to enforce.
     if (entry.proc.waitingFor.length) {
       this.setState(entry, 'waiting');
       return;
     }
+    // Memory is read from /proc every few turns only: it grows slowly, and the read is not free.
+    const rss = entry.proc.turns % RSS_CHECK_EVERY === 0 ? entry.proc.rssMb() : undefined;
     if (this.closed || entry.proc.turns >= this.opts.maxTurns || (rss !== undefined && rss > this.opts.maxRssMb)) {
       void this.retire(entry);
       return;
@@ -216,6 +218,11 @@ export class ProcessPool {
     return this.opts.size - (this.starting.get(key) ?? 0) - this.count((e) => e.key === key && e.state === 'warm');
   }
 
+  /** Processes that count against the bound: all but those on their way out. */
+  private get occupied(): number {
+    return this.count((e) => e.state !== 'closing');
+  }
+
   private get startingTotal(): number {
     let n = 0;
     for (const v of this.starting.values()) n += v;
@@ -235,7 +242,11 @@ export class ProcessPool {
   /** Starts warm processes for a profile up to its target, without evicting anyone's session. */
   private refill(key: string, profile: SpawnProfile): void {
     if ((this.refillBlockedUntil.get(key) ?? 0) > Date.now()) return;
-    const room = this.opts.maxProcesses - this.entries.size - this.startingTotal;
+    // The default profile's warm processes come first: for them the idlest processes make room.
+    if (key === this.defaultKey) {
+      for (let i = 0; i < this.warmWanted(key); i++) this.makeRoom(this.startingTotal + i, key);
+    }
+    const room = this.opts.maxProcesses - this.occupied - this.startingTotal;
     const wanted = Math.min(this.warmWanted(key), room);
     for (let i = 0; i < wanted; i++) {
       this.starting.set(key, (this.starting.get(key) ?? 0) + 1);
@@ -254,12 +265,16 @@ export class ProcessPool {
     }
   }
 
-  /** Frees a place for a new process: the least recently used idle one goes (warm before hot). */
-  private makeRoom(): void {
-    if (this.entries.size < this.opts.maxProcesses) return;
+  /**
+   * Frees a place for a new process (with `starting` more already on their way): the least
+   * recently used idle one goes, warm before hot, never a warm one of `forKey` itself.
+   */
+  private makeRoom(starting = 0, forKey?: string): void {
+    if (this.occupied + starting < this.opts.maxProcesses) return;
     let victim: PoolEntry | undefined;
     for (const e of this.entries) {
       if (e.state !== 'warm' && e.state !== 'hot') continue;
+      if (e.state === 'warm' && e.key === forKey) continue;
       const better =
         !victim ||
         (e.state === 'warm' && victim.state === 'hot') ||
