@@ -142,6 +142,16 @@ export class ProcessPool {
       return;
     }
     this.setState(entry, 'hot');
+    this.trim();
+  }
+
+  /** Back within the bound once busy processes (which may exceed it) have become idle ones. */
+  private trim(): void {
+    while (this.occupied > this.opts.maxProcesses) {
+      const before = this.occupied;
+      this.makeRoom(-1);
+      if (this.occupied === before) return; // nothing idle to close
+    }
   }
 
   async close(): Promise<void> {
