@@ -103,6 +103,8 @@ async function main(): Promise<void> {
     MAX_QUEUE: '10000',
     KILL_GRACE_MS: '500',
     SHUTDOWN_GRACE_MS: '1000',
+    // Room for every session's process to stay hot (row b), plus the warm ones.
+    POOL_MAX_PROCESSES: String(SESSIONS + 8),
     ...EXTRA_ENV,
   };
   const t0 = performance.now();

@@ -35,26 +35,25 @@ const key = (m: RegExpMatchArray): string => `${m[1]}:${Number(m[2])}`;
 /** The wrapper CLAUDE_BIN points at. Plain Node, no dependencies; stdin and stderr are inherited. */
 function wrapperSource(realBin: string): string {
   return `#!/usr/bin/env node
-// bench-only: runs the real Claude CLI, forwards its stdout unchanged and at once, and records
-// "<hrtime ms> <line>" per stdout line in $HOME/${TAP_PREFIX}<pid>.log (written at exit).
+// bench-only: runs the real Claude CLI, forwards its stdout unchanged and at once, and appends
+// "<hrtime ms> <line>" per stdout line to $HOME/${TAP_PREFIX}<pid>.log as it goes (the CLI may be a
+// long-lived pool process that outlives the measured turns).
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { constants } from 'node:os';
+const logFile = path.join(process.env.HOME || '/tmp', '${TAP_PREFIX}' + process.pid + '.log');
 const child = spawn(${JSON.stringify(realBin)}, process.argv.slice(2), { stdio: ['inherit', 'pipe', 'inherit'] });
-const log = [];
 let partial = '';
 child.stdout.on('data', (buf) => {
-  const t = Number(process.hrtime.bigint()) / 1e6;
+  const t = (Number(process.hrtime.bigint()) / 1e6).toFixed(3);
   process.stdout.write(buf);
   const parts = (partial + buf.toString('utf8')).split('\\n');
   partial = parts.pop();
-  for (const line of parts) log.push(t.toFixed(3) + ' ' + line);
+  if (parts.length) try { appendFileSync(logFile, parts.map((line) => t + ' ' + line + '\\n').join('')); } catch {}
 });
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
 child.on('close', (code, signal) => {
-  if (partial) log.push((Number(process.hrtime.bigint()) / 1e6).toFixed(3) + ' ' + partial);
-  try { writeFileSync(path.join(process.env.HOME || '/tmp', '${TAP_PREFIX}' + process.pid + '.log'), log.join('\\n') + '\\n'); } catch {}
   process.exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1);
 });
 `;
@@ -217,7 +216,7 @@ async function main(): Promise<void> {
       const { received, text } = await streamOnce(gw.url, `${MARKER} run ${r}`);
       const expected = expectedText(r).join('');
       if (text !== expected) throw new Error(`streamed text differs from what the upstream sent (${text.length} vs ${expected.length} chars)`);
-      // The wrapper writes its log when the CLI exits, which may be just after the response ended.
+      // The wrapper appends as the CLI prints; its last lines may land just after the response ended.
       const last = `${r}:${DELTAS}`;
       for (const deadline = Date.now() + 5000; !tap.has(last) && Date.now() < deadline; ) {
         readTap(home, tap);
