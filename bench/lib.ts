@@ -113,6 +113,19 @@ export function runCliDirect(env: Record<string, string>, cwd: string, prompt: s
   });
 }
 
+/** A direct run that must answer `reply`: its spawn → exit time, or an error saying what it printed. */
+export async function runCliExpecting(env: Record<string, string>, cwd: string, prompt: string, reply: string): Promise<number> {
+  const r = await runCliDirect(env, cwd, prompt);
+  let result: string | undefined;
+  try {
+    result = (JSON.parse(r.stdout) as { result?: string }).result;
+  } catch {
+    // reported below
+  }
+  if (r.code !== 0 || result !== reply) throw new Error(`direct CLI exited ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`);
+  return r.ms;
+}
+
 export function machineLine(): string {
   return `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown cpu'}), Node ${process.version}, ${os.platform()} ${os.release()}, 1-min load avg ${os.loadavg()[0]!.toFixed(2)} at start`;
 }

@@ -9,7 +9,7 @@
 import { rmSync } from 'node:fs';
 import { startGateway } from '../test/support/gateway.js';
 import { startMockAnthropic } from '../test/support/mock-anthropic.js';
-import { CLAUDE_BIN, benchDirs, cliEnv, envInt, fmt, machineLine, markdownTable, median, percentile, runCliDirect } from './lib.js';
+import { CLAUDE_BIN, benchDirs, cliEnv, envInt, fmt, machineLine, markdownTable, median, percentile, runCliExpecting } from './lib.js';
 
 const N = envInt('BENCH_N', 10);
 const PROMPT = 'Say hello.';
@@ -38,17 +38,7 @@ async function main(): Promise<void> {
     headers.push(Number(res.headers.get('x-gateway-overhead-ms')));
     return ms;
   };
-  const viaCli = async (): Promise<number> => {
-    const r = await runCliDirect(env, direct.workspace, PROMPT);
-    let result: string | undefined;
-    try {
-      result = (JSON.parse(r.stdout) as { result?: string }).result;
-    } catch {
-      // reported below
-    }
-    if (r.code !== 0 || result !== REPLY) throw new Error(`direct CLI exited ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`);
-    return r.ms;
-  };
+  const viaCli = () => runCliExpecting(env, direct.workspace, PROMPT, REPLY);
 
   const a: number[] = [];
   const b: number[] = [];

@@ -22,7 +22,7 @@ import {
   median,
   percentile,
   processTree,
-  runCliDirect,
+  runCliExpecting,
   sleep,
 } from './lib.js';
 
@@ -107,15 +107,8 @@ async function main(): Promise<void> {
     return { ms, overhead: Number(res.headers.get('x-gateway-overhead-ms')), sessionId: sid };
   };
   const viaCli = async (): Promise<Sample> => {
-    const r = await runCliDirect(env, direct.workspace, PROMPT);
-    let result: string | undefined;
-    try {
-      result = (JSON.parse(r.stdout) as { result?: string }).result;
-    } catch {
-      // reported below
-    }
-    if (r.code !== 0 || result !== REPLY) throw new Error(`direct CLI exited ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`);
-    return { ms: r.ms, overhead: Number.NaN, sessionId: '' };
+    const ms = await runCliExpecting(env, direct.workspace, PROMPT, REPLY);
+    return { ms, overhead: Number.NaN, sessionId: '' };
   };
   const warmNow = () => gwP.app.gateway.provider.stats?.()?.warm ?? 0;
 
