@@ -96,6 +96,8 @@ export interface ProviderHealth {
   ok: boolean;
   version?: string;
   reason?: string;
+  /** Why it is not ok, as an error code: the executable is missing, or it does not work. */
+  code?: 'claude_not_found' | 'claude_unusable';
 }
 
 export interface ModelInfo {

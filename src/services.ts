@@ -80,10 +80,7 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
 
     const assertReady = async () => {
       const h = await readiness();
-      if (!h.ok) {
-        const code = /not found/.test(h.reason ?? '') ? 'claude_not_found' : 'claude_unusable';
-        throw new ServiceUnavailableError(h.reason ?? 'the provider is not usable', code);
-      }
+      if (!h.ok) throw new ServiceUnavailableError(h.reason ?? 'the provider is not usable', h.code ?? 'claude_unusable');
       return h;
     };
 

@@ -1,11 +1,11 @@
 // Faults of the CLI itself, injected with the fake CLI: crashes, garbage, odd exits, hangs past
 // the deadline, and no CLI at all. After each one the gateway must still serve.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
-import { type TestGateway, startGateway } from './support/gateway.js';
+import { type TestGateway, startGateway, tempDir } from './support/gateway.js';
 import { fetchJson, isAlive, killQuietly, processesMatching, readPidFile, waitFor, waitForStatus } from './support/process-helpers.js';
 
 const completion = (content: string, extra: Record<string, unknown> = {}) => ({
@@ -175,5 +175,29 @@ describe('missing CLI', () => {
     expect((await fetchJson(`${gw.url}/health`)).status).toBe(200);
     const models = await gw.openai.models.list();
     expect(models.data.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a broken CLI', () => {
+  let gw: TestGateway;
+  let dir: string;
+  beforeAll(async () => {
+    dir = tempDir('broken-cli-');
+    const bin = path.join(dir, 'claude');
+    writeFileSync(bin, '#!/bin/sh\necho "libfoo.so: cannot open shared object file" >&2\nexit 127\n', { mode: 0o755 });
+    gw = await startGateway({ env: { CLAUDE_BIN: bin, POOL_SIZE: '0' } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes /ready a 503 claude_unusable with the reason, and completions a 502 quoting it', async () => {
+    const ready = await fetchJson(`${gw.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.error).toMatchObject({ code: 'claude_unusable', message: expect.stringContaining('cannot open shared object file') });
+    const r = await post(gw, completion('hello?'));
+    expect(r.status).toBe(502);
+    expect(r.body.error.message).toContain('cannot open shared object file');
   });
 });

@@ -155,12 +155,12 @@ export class ClaudeCliProvider implements Provider {
     for await (const line of proc.lines) stdout += `${line}\n`;
     const exit = await proc.exit;
     clearTimeout(timer);
-    if (exit.spawnError === 'ENOENT') return { ok: false, reason: new CliNotFoundError(this.opts.bin).message };
-    if (exit.spawnError) return { ok: false, reason: `claude executable could not be started: ${exit.spawnError}` };
+    if (exit.spawnError === 'ENOENT') return { ok: false, code: 'claude_not_found', reason: new CliNotFoundError(this.opts.bin).message };
+    if (exit.spawnError) return { ok: false, code: 'claude_unusable', reason: `claude executable could not be started: ${exit.spawnError}` };
     const version = stdout.trim();
     if (exit.exitCode !== 0 || !version) {
       const how = controller.signal.aborted ? 'timed out' : `exited with code ${exit.exitCode ?? exit.signal}`;
-      return { ok: false, reason: `claude --version ${how}: ${excerpt(exit.stderr || stdout) || 'no output'}` };
+      return { ok: false, code: 'claude_unusable', reason: `claude --version ${how}: ${excerpt(exit.stderr || stdout) || 'no output'}` };
     }
     return { ok: true, version };
   }
