@@ -138,6 +138,23 @@ describe('the process pool with the real CLI', () => {
     }));
   }
 
+  it('recycles a process above POOL_MAX_RSS_MB', async () => {
+    // The real CLI idles at well over 64 MB, so its first memory check (every 5 turns) recycles it.
+    const g = await startGateway({ mock, env: { POOL_MAX_RSS_MB: '64' } });
+    try {
+      const first = await ask(g, 'rss one');
+      const pids = () => processesMatching(`--session-id=${first.sessionId}`);
+      const pid = pids()[0];
+      expect(pid).toBeDefined();
+      for (let i = 0; i < 4; i++) await ask(g, 'rss again', { session_id: first.sessionId });
+      await waitFor(() => !isAlive(pid!), { what: 'the process to be recycled' });
+      const next = await ask(g, 'rss after', { session_id: first.sessionId });
+      expect(next.sessionId).toBe(first.sessionId);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('gives a hot session the same transcript as the cold path', async () => {
     const hot = await twoTurns(pooled, 'POOLED');
     const cold = await twoTurns(oneShot, 'ONESHOT');
