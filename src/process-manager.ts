@@ -239,7 +239,7 @@ export class ProcessManager {
   private start(run: Run): void {
     const sid = run.job.request.sessionId;
     // The session's next turn answers (or abandons) the calls its last process waited for.
-    this.settleWaiting(sid, run.job.request.toolResults ? undefined : new CancelledError('abandoned'));
+    if (this.waiting.has(sid)) this.settleWaiting(sid, run.job.request.toolResults ? undefined : new CancelledError('abandoned'));
     this.running.set(run.id, run);
     this.busySessions.add(sid);
     this.deps.bus.publish({
