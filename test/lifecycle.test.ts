@@ -95,7 +95,8 @@ describe('slow WebSocket subscribers', () => {
     }
     (slow as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closed).toBe(CLOSE_TOO_SLOW);
-    await waitFor(() => fast.events.length === total, { what: 'the fast subscriber to get every event' });
+    // 24 MiB of JSON to parse on a loaded machine: allow it time.
+    await waitFor(() => fast.events.length === total, { timeoutMs: 20_000, what: 'the fast subscriber to get every event' });
     await fast.close();
   });
 });
