@@ -1,9 +1,10 @@
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
-import { type TestGateway, startGateway, tempDir } from './support/gateway.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
 import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
-import { fetchJson, isAlive, processesMatching, sleep, waitFor } from './support/process-helpers.js';
+import { fetchJson, isAlive, processesMatching, readPidFile, sleep, waitFor } from './support/process-helpers.js';
 import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
 
 const ask = async (gw: TestGateway, content: string, extra: Record<string, unknown> = {}) => {
@@ -161,6 +162,36 @@ describe('the process pool with the real CLI', () => {
     const strip = (ms: { role: string; text: string }[]) => ms.filter((m) => m.role !== 'system');
     expect(strip(hot)).toEqual(strip(cold));
     expect(strip(hot).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+  });
+});
+
+describe('CLI processes die with the gateway', () => {
+  let gw: SpawnedGateway | undefined;
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await gw?.stop('SIGKILL');
+    gw = undefined;
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['one-shot', { POOL_SIZE: '0' }],
+    ['pooled', {}],
+  ])('even mid-run when the gateway is SIGKILLed (%s)', async (_mode, env) => {
+    const dir = tempDir();
+    dirs.push(dir);
+    mkdirSync(path.join(dir, 'home')); // where the fake CLI writes its pid files
+    gw = await spawnGateway({ DATA_DIR: path.join(dir, 'data'), HOME: path.join(dir, 'home'), CLAUDE_BIN: FAKE_CLAUDE, ...env });
+    const r = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', background: true, messages: [{ role: 'user', content: 'FAKE_HANG' }] } });
+    expect(r.status).toBe(202);
+    const grandchild = await waitFor(() => readPidFile(path.join(dir, 'home', 'fake-claude-grandchild.pid')), { what: 'the hanging run' });
+    const fake = readPidFile(path.join(dir, 'home', 'fake-claude.pid'))!;
+    await gw.stop('SIGKILL');
+    gw = undefined;
+    await waitFor(() => !isAlive(fake) && !isAlive(grandchild) && processesMatching(dir).length === 0, {
+      timeoutMs: 5_000,
+      what: 'the hanging CLI, its child and every other CLI to die',
+    });
   });
 });
 

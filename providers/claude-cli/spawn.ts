@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { reaperTrack } from './reaper.js';
 
 export interface CliExit {
   exitCode?: number;
@@ -89,6 +90,7 @@ export function spawnCli(opts: SpawnOptions): CliProcess {
   };
   if (pid !== undefined) {
     liveGroups.add(pid);
+    reaperTrack(pid, true);
     if (opts.signal.aborted) onAbort();
     else opts.signal.addEventListener('abort', onAbort, { once: true });
   }
@@ -100,6 +102,7 @@ export function spawnCli(opts: SpawnOptions): CliProcess {
       // Whatever the CLI left behind in its group (tool subprocesses) goes with it.
       killGroup(pid, 'SIGKILL');
       liveGroups.delete(pid);
+      reaperTrack(pid, false);
     }
     const spawnError =
       pid === undefined || (r.failed && r.exitCode === undefined && r.signal === undefined)
