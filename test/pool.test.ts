@@ -1,8 +1,8 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
-import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, waitForWarmPool } from './support/gateway.js';
 import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
 import { fetchJson, isAlive, processesMatching, readPidFile, sleep, waitFor } from './support/process-helpers.js';
 import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
@@ -33,6 +33,7 @@ describe('the process pool (fake CLI)', () => {
 
   it('sends the next turn of a session to its hot process, and resumes in a new one after the TTL', async () => {
     gw = await startGateway({ fake: true, env: { POOL_HOT_TTL_MS: '400' } });
+    await waitForWarmPool(gw);
     const first = await ask(gw, 'FAKE_TURNS');
     expect(first.text).toBe('1');
     const hot = await ask(gw, 'FAKE_TURNS', { session_id: first.sessionId });
@@ -49,6 +50,7 @@ describe('the process pool (fake CLI)', () => {
 
   it('moves a session to a new process when its settings change, and recycles after POOL_MAX_TURNS', async () => {
     gw = await startGateway({ fake: true, env: { POOL_MAX_TURNS: '2' } });
+    await waitForWarmPool(gw);
     const first = await ask(gw, 'FAKE_PID');
     const sid = first.sessionId;
     const other = await ask(gw, 'FAKE_PID', {
@@ -73,6 +75,7 @@ describe('the process pool (fake CLI)', () => {
 
   it('keeps the default profile warm at the bound, closing the least recently used hot session', async () => {
     gw = await startGateway({ fake: true, env: { POOL_MAX_PROCESSES: '2' } });
+    await waitForWarmPool(gw);
     const a = await ask(gw, 'FAKE_TURNS');
     await waitFor(() => stats(gw!).warm === 1, { what: 'the refill after the first completion' });
     await ask(gw, 'FAKE_TURNS'); // takes the warm one: two hot sessions now, at the bound
@@ -83,6 +86,7 @@ describe('the process pool (fake CLI)', () => {
 
   it('replaces a process that died while idle, transparently', async () => {
     gw = await startGateway({ fake: true });
+    await waitForWarmPool(gw);
     const first = await ask(gw, 'FAKE_PID');
     process.kill(Number(first.text), 'SIGKILL');
     await waitFor(() => !isAlive(Number(first.text)));
@@ -102,6 +106,34 @@ describe('the process pool (fake CLI)', () => {
     expect(warm).not.toContain(Number(text));
   });
 
+  it('runs one-shot with a CLI that only knows -p, never waiting on its long-lived mode', async () => {
+    // A minimal `claude`: reads all of stdin, answers one json result, and knows no other mode.
+    const dir = tempDir('oneshot-only-');
+    const bin = path.join(dir, 'claude');
+    writeFileSync(
+      bin,
+      `#!/usr/bin/env node
+let input = '';
+process.stdin.on('data', (d) => (input += d));
+process.stdin.on('end', () => {
+  const id = (process.argv.find((a) => a.startsWith('--session-id=')) ?? '=x').split('=')[1];
+  process.stdout.write(JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'only -p: ' + input.length, session_id: id, usage: {} }) + '\\n');
+});
+`,
+      { mode: 0o755 },
+    );
+    gw = await startGateway({ env: { CLAUDE_BIN: bin } });
+    try {
+      const { text } = await ask(gw, 'hello');
+      expect(text).toBe('only -p: 5');
+      expect(stats(gw).warm).toBe(0);
+    } finally {
+      await gw.close();
+      gw = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports the time spent in the gateway outside the CLI', async () => {
     gw = await startGateway({ fake: true });
     const { headers } = await ask(gw, 'hello');
@@ -118,6 +150,7 @@ describe('the process pool with the real CLI', () => {
   beforeAll(async () => {
     mock = await startMockAnthropic();
     pooled = await startGateway({ mock });
+    await waitForWarmPool(pooled);
     oneShot = await startGateway({ mock, env: { POOL_SIZE: '0' } });
   });
   afterAll(async () => {
@@ -143,6 +176,7 @@ describe('the process pool with the real CLI', () => {
     // The real CLI idles at well over 64 MB, so its first memory check (every 5 turns) recycles it.
     const g = await startGateway({ mock, env: { POOL_MAX_RSS_MB: '64' } });
     try {
+      await waitForWarmPool(g);
       const first = await ask(g, 'rss one');
       const pids = () => processesMatching(`--session-id=${first.sessionId}`);
       const pid = pids()[0];

@@ -22,11 +22,6 @@ export class ClientToolBridge {
     private readonly respond: (requestId: string, mcpResponse: Json) => void,
   ) {}
 
-  /** The `initialize` control request that registers the server with the CLI. */
-  static initialize(): Json {
-    return { subtype: 'initialize', hooks: {}, sdkMcpServers: [CLIENT_SERVER] };
-  }
-
   onMessage(requestId: string, message: Json): void {
     const id = message.id;
     switch (message.method) {

@@ -45,7 +45,7 @@ export class ClaudeCliProvider implements Provider {
   /** Pooled (long-lived) unless the pool is off and nothing needs a process that stays. */
   private pooled(req: ProviderRequest): ProcessPool | undefined {
     if (!this.pool) return undefined;
-    return this.opts.pool!.size > 0 || req.clientTools.length || req.toolResults ? this.pool : undefined;
+    return (this.opts.pool!.size > 0 && this.pool.verified) || req.clientTools.length || req.toolResults ? this.pool : undefined;
   }
 
   findWaitingRun(toolCallIds: string[]): string | undefined {
@@ -64,6 +64,10 @@ export class ClaudeCliProvider implements Provider {
   resolveModel = resolveModel;
 
   reserveSession(settings: SessionSettings): string | undefined {
+    if (this.pool && !this.pool.verified && !settings.clientTools.length) {
+      this.pool.start(); // keep trying to warm up; meanwhile this completion runs one-shot
+      return undefined;
+    }
     return this.pool?.reserve(settings);
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ClientTool, ProviderEvent, ProviderResult, ToolCall, ToolResult } from '../types.js';
+import { CLIENT_SERVER } from './args.js';
 import { ClientToolBridge } from './client-tools.js';
 import { cliFailure } from './failure.js';
 import { CliOutput, type ToolStop } from './output.js';
@@ -36,7 +37,7 @@ interface Run {
 
 type Json = Record<string, any>;
 
-/** Lines for whoever waits on them: the running turn, a /clear, nobody. */
+/** Lines for the run that waits on them. */
 class LineQueue {
   private readonly lines: string[] = [];
   private waiter: ((line: string | undefined) => void) | undefined;
@@ -70,20 +71,20 @@ class LineQueue {
 /**
  * One long-lived CLI process (stream-json in and out): the single abstraction behind the warm pool
  * and hot sessions. It spawns, sends one user message per turn and reads its typed events, answers
- * the CLI's control requests, interrupts a turn, resets itself with /clear, and closes or kills.
+ * the CLI's control requests, interrupts a turn, and closes or kills.
  * Its stdin stays open while it lives; when the gateway dies, the pipe closes and the CLI exits.
  */
 export class LiveCliProcess {
   sessionId: string;
   turns = 0;
   readonly exited: Promise<CliExit>;
+  /** Resolves true once the CLI has answered the initialize handshake, false if it failed or died. */
+  readonly initialized: Promise<boolean>;
   private readonly proc: CliProcess;
   private readonly killer = new AbortController();
   private readonly pending = new Map<string, (response: Json) => void>();
   private readonly bridge: ClientToolBridge | undefined;
   private run: Run | undefined;
-  /** Lines for a /clear in progress. */
-  private clearing: LineQueue | undefined;
   private alive = true;
 
   constructor(private readonly opts: LiveProcessOptions) {
@@ -106,8 +107,12 @@ export class LiveCliProcess {
       this.bridge = new ClientToolBridge(opts.clientTools.tools, opts.clientTools.parallel, (requestId, mcp_response) =>
         this.send({ type: 'control_response', response: { subtype: 'success', request_id: requestId, response: { mcp_response } } }),
       );
-      void this.control(ClientToolBridge.initialize());
     }
+    // The SDK's handshake: it registers the client's tool server, and its answer shows the CLI
+    // speaks the long-lived protocol at all, without touching the conversation.
+    this.initialized = this.control({ subtype: 'initialize', hooks: {}, ...(this.bridge ? { sdkMcpServers: [CLIENT_SERVER] } : {}) }).then(
+      (r) => r.subtype === 'success',
+    );
     void this.pump();
   }
 
@@ -199,7 +204,7 @@ export class LiveCliProcess {
 
   private startTurn(input: TurnInput): Run {
     if ('prompt' in input) {
-      if (this.run || this.clearing) throw new Error('a run is already going on in this process');
+      if (this.run) throw new Error('a run is already going on in this process');
       const run: Run = { queue: new LineQueue(), out: new CliOutput(true), unsurfaced: [], waiting: [] };
       if (!this.alive) run.queue.end();
       this.run = run;
@@ -244,22 +249,6 @@ export class LiveCliProcess {
     };
   }
 
-  /** Resets the conversation: the process then serves a new session (its id from the CLI). */
-  async clear(): Promise<void> {
-    if (this.run || this.clearing) throw new Error('a run is already going on in this process');
-    const queue = (this.clearing = new LineQueue());
-    if (!this.alive) queue.end();
-    try {
-      this.send({ type: 'user', message: { role: 'user', content: '/clear' }, parent_tool_use_id: null, session_id: '' });
-      for (let line = await queue.next(); line !== undefined; line = await queue.next()) {
-        if (line.includes('"type":"result"')) return;
-      }
-      throw new Error('the CLI exited during /clear');
-    } finally {
-      this.clearing = undefined;
-    }
-  }
-
   /** Sends a control request and resolves with the CLI's response. */
   control(request: Json): Promise<Json> {
     const id = `gw_${randomUUID()}`;
@@ -300,7 +289,7 @@ export class LiveCliProcess {
   /** Routes every stdout line: control traffic here, everything else to the current turn. */
   private async pump(): Promise<void> {
     for await (const line of this.proc.lines) {
-      const msg = line.startsWith('{"type":"control') || line.includes('"conversation_reset"') ? parse(line) : undefined;
+      const msg = line.startsWith('{"type":"control') ? parse(line) : undefined;
       if (msg?.type === 'control_response') {
         const id = msg.response?.request_id;
         this.pending.get(id)?.(msg.response);
@@ -316,14 +305,10 @@ export class LiveCliProcess {
         }
         continue;
       }
-      if (msg?.type === 'conversation_reset' && typeof msg.new_conversation_id === 'string') {
-        this.sessionId = msg.new_conversation_id;
-      }
-      (this.clearing ?? this.run?.queue)?.push(line);
+      this.run?.queue.push(line);
     }
     await this.exited;
     this.run?.queue.end();
-    this.clearing?.end();
   }
 }
 

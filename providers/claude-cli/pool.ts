@@ -19,8 +19,11 @@ export interface PoolOptions {
   onError?(err: unknown): void;
 }
 
-/** `waiting`: its run waits for the results of client function calls (not idle, not evictable). */
-type State = 'warm' | 'reserved' | 'busy' | 'hot' | 'waiting' | 'closing';
+/**
+ * `probing`: just started, answering the initialize handshake before it counts as warm; `waiting`: its run waits
+ * for the results of client function calls (not idle, not evictable).
+ */
+type State = 'probing' | 'warm' | 'reserved' | 'busy' | 'hot' | 'waiting' | 'closing';
 
 export interface PoolEntry {
   proc: LiveCliProcess;
@@ -35,13 +38,15 @@ export interface PoolEntry {
 const EARLY_DEATH_MS = 5_000;
 const REFILL_BACKOFF_MS = 10_000;
 const RSS_CHECK_EVERY = 5;
+/** How long a new warm process may take to answer the initialize handshake. */
+const PROBE_TIMEOUT_MS = 30_000;
 
 /**
  * Pre-started CLI processes keyed by spawn profile. A fresh completion reserves a warm process (its
  * session id becomes the completion's); after the turn the process stays bound to that session as a
- * hot session for a TTL, so the next turn goes straight to it. Expired hot processes are /cleared
- * back into the warm pool or closed; processes are recycled after a turn count or memory ceiling;
- * the least recently used idle ones make room for new ones.
+ * hot session for a TTL, so the next turn goes straight to it. Expired processes are closed and the
+ * warm pool refilled; processes are recycled after a turn count or memory ceiling; the least
+ * recently used idle ones make room for new ones.
  */
 export class ProcessPool {
   private readonly entries = new Set<PoolEntry>();
@@ -52,6 +57,12 @@ export class ProcessPool {
   private readonly starting = new Map<string, number>();
   private readonly defaultKey: string;
   private closed = false;
+  /**
+   * Whether the CLI has shown it works in the long-lived mode (a warm process answered initialize).
+   * Until then completions that can do without it run one-shot: a `claude` that only knows `-p`
+   * (an older one, or a test double) is never sent a message it would wait on forever.
+   */
+  verified = false;
 
   constructor(private readonly opts: PoolOptions) {
     this.defaultKey = profileKey(opts.defaultProfile);
@@ -63,7 +74,7 @@ export class ProcessPool {
   }
 
   stats(): Record<State, number> & { total: number } {
-    const s = { warm: 0, reserved: 0, busy: 0, hot: 0, waiting: 0, closing: 0, total: this.entries.size };
+    const s = { probing: 0, warm: 0, reserved: 0, busy: 0, hot: 0, waiting: 0, closing: 0, total: this.entries.size };
     for (const e of this.entries) s[e.state]++;
     return s;
   }
@@ -178,7 +189,7 @@ export class ProcessPool {
     void proc.exited.then(() => {
       clearTimeout(entry.timer);
       this.entries.delete(entry);
-      if (entry.state === 'warm' && Date.now() - born < EARLY_DEATH_MS) {
+      if ((entry.state === 'warm' || entry.state === 'probing') && Date.now() - born < EARLY_DEATH_MS) {
         this.refillBlockedUntil.set(key, Date.now() + REFILL_BACKOFF_MS);
       }
       if (entry.state === 'warm' || entry.state === 'reserved') this.refill(key, profile);
@@ -197,21 +208,14 @@ export class ProcessPool {
     }
   }
 
-  /** An idle process past its TTL: back to the warm pool through /clear if wanted, else closed. */
+  /**
+   * An idle process past its TTL is closed; the warm pool is refilled with new processes. (A /clear
+   * would reuse it, but leaves a trace of the command in the next conversation's first message,
+   * so a recycled process would not answer exactly as a fresh one.)
+   */
   private async expire(entry: PoolEntry): Promise<void> {
-    if (entry.state === 'hot' && this.warmWanted(entry.key) > 0) {
-      this.setState(entry, 'closing');
-      try {
-        await entry.proc.clear();
-        if (entry.proc.isAlive && !this.closed) {
-          this.setState(entry, 'warm');
-          return;
-        }
-      } catch (err) {
-        this.opts.onError?.(err);
-      }
-    }
     await this.retire(entry);
+    if (entry.key === this.defaultKey) this.refill(entry.key, entry.profile);
   }
 
   private async retire(entry: PoolEntry): Promise<void> {
@@ -225,7 +229,8 @@ export class ProcessPool {
     if (this.closed || this.opts.size === 0) return 0;
     const inUse = key === this.defaultKey || (this.usage.get(key)?.count ?? 0) >= 2;
     if (!inUse) return 0;
-    return this.opts.size - (this.starting.get(key) ?? 0) - this.count((e) => e.key === key && e.state === 'warm');
+    const ready = this.count((e) => e.key === key && (e.state === 'warm' || e.state === 'probing'));
+    return this.opts.size - (this.starting.get(key) ?? 0) - ready;
   }
 
   /** Processes that count against the bound: all but those on their way out. */
@@ -265,7 +270,7 @@ export class ProcessPool {
         (proc) => {
           started();
           if (this.closed) void proc.close();
-          else this.add(proc, key, profile, 'warm');
+          else void this.probe(this.add(proc, key, profile, 'probing'));
         },
         (err) => {
           started();
@@ -273,6 +278,25 @@ export class ProcessPool {
         },
       );
     }
+  }
+
+  /**
+   * A new process must answer the SDK's initialize handshake before it counts as warm: that proves
+   * the CLI speaks the long-lived protocol (no conversation is touched).
+   */
+  private async probe(entry: PoolEntry): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS)));
+    const ok = await Promise.race([entry.proc.initialized, timeout]);
+    clearTimeout(timer);
+    if (entry.state !== 'probing') return;
+    if (ok && entry.proc.isAlive) {
+      this.verified = true;
+      this.setState(entry, 'warm');
+      return;
+    }
+    this.refillBlockedUntil.set(entry.key, Date.now() + REFILL_BACKOFF_MS);
+    await this.retire(entry);
   }
 
   /**

@@ -166,8 +166,10 @@ if (!live) {
     while (queue.length) {
       const text = textOf(queue.shift());
       if (text.trim() === '/clear') {
+        // As the real CLI does: the reset names one id, the session that follows has another
+        // (the /clear's own result carries it).
+        line({ type: 'conversation_reset', new_conversation_id: randomUUID(), trigger: 'clear' });
         sessionId = randomUUID();
-        line({ type: 'conversation_reset', new_conversation_id: sessionId, trigger: 'clear' });
         line(result('', Date.now(), { num_turns: 0, stop_reason: null, usage: { ...usage, input_tokens: 0, output_tokens: 0 }, modelUsage: {} }));
         lastError = false;
         flush();
@@ -197,6 +199,10 @@ if (!live) {
           aborted = true;
           wake?.();
         }
+      } else if (msg.request?.subtype === 'initialize') {
+        // The SDK's handshake, answered at once (the real CLI lists its commands, models, pid…).
+        line({ type: 'control_response', response: { subtype: 'success', request_id, response: { commands: [], models: [], pid: process.pid } } });
+        flush();
       } else {
         line({ type: 'control_response', response: { subtype: 'error', request_id, error: 'unsupported' } });
         flush();

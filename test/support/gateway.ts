@@ -83,6 +83,18 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
 }
 
 /**
+ * Waits until the pool has a warm process, which also means the CLI has shown that its long-lived
+ * mode works: until then completions run one-shot, so tests of the pooled path wait for this.
+ */
+export async function waitForWarmPool(gw: TestGateway, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((gw.app.gateway.provider.stats?.()?.warm ?? 0) < 1) {
+    if (Date.now() > deadline) throw new Error('the pool did not warm up');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
  * A mock upstream and a gateway running the real CLI against it, for the tests of one file or
  * describe block: started before them, stopped after. Read `ctx.gw` / `ctx.mock` inside tests.
  */
