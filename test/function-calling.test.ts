@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
 import { type TestGateway, startGateway, tempDir } from './support/gateway.js';
@@ -282,6 +283,7 @@ describe('waiting runs that are gone', () => {
       expect(mock.messageRequests().at(-1)!.lastUserText).toContain('<conversation_history>');
     } finally {
       await g.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -246,8 +246,11 @@ describe('pool processes die with the gateway', () => {
         ANTHROPIC_API_KEY: 'sk-test',
         POOL_SIZE: '2',
       });
+      const url = gw.url;
+      await waitFor(async () => (await fetchJson(`${url}/ready`)).body.pool?.warm === 2, { timeoutMs: 20_000, what: 'two warm processes' });
       const r = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] } });
       expect(r.status).toBe(200);
+      expect((await fetchJson(`${url}/ready`)).body.pool.hot).toBe(1);
       const live = await waitFor(() => {
         const pids = processesMatching(dir);
         return pids.length >= 3 ? pids : undefined; // two warm + one hot
@@ -257,6 +260,7 @@ describe('pool processes die with the gateway', () => {
       await waitFor(() => live.every((p) => !isAlive(p)), { timeoutMs: 5_000, what: 'every pool process to exit' });
     } finally {
       await mock.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,3 +1,6 @@
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { execa } from 'execa';
 import { reaperTrack } from './reaper.js';
 
@@ -103,6 +106,8 @@ export function spawnCli(opts: SpawnOptions): CliProcess {
       killGroup(pid, 'SIGKILL');
       liveGroups.delete(pid);
       reaperTrack(pid, false);
+      // A killed CLI leaves its messaging socket behind (reference §8): not ours to keep.
+      rm(path.join(os.tmpdir(), 'cc-socks', `${pid}.sock`), { force: true }).catch(() => {});
     }
     const spawnError =
       pid === undefined || (r.failed && r.exitCode === undefined && r.signal === undefined)
