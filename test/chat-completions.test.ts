@@ -244,6 +244,7 @@ describe('request validation (400s name the field)', () => {
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'a', content: 'r' }, { role: 'user', content: 'y' }] }, 'messages[1]'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'Bash' } }] }, 'tools[0].function.name'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], allowed_tools: ['Bash; rm -rf /'] }, 'allowed_tools[0]'],
+    [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'big', schema: { description: 'x'.repeat(70_000) } } } }, 'response_format.json_schema.schema'],
   ])('%j → 400 naming %s', async (body, param) => {
     const before = ctx.mock.messageRequests().length;
     const res = await post(body);

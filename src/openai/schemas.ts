@@ -50,7 +50,11 @@ const responseFormat = z.discriminatedUnion('type', [
     json_schema: z.looseObject({
       name: z.string().min(1).max(64),
       description: z.string().optional(),
-      schema: z.record(z.string(), z.unknown()).optional(),
+      // It becomes a CLI argument: bounded well below the kernel's limit for one argument.
+      schema: z
+        .record(z.string(), z.unknown())
+        .refine((v) => JSON.stringify(v).length <= 64 * 1024, 'must be at most 64 KiB as JSON')
+        .optional(),
       strict: z.boolean().nullish(),
     }),
   }),
