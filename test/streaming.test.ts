@@ -1,7 +1,7 @@
 // Streaming with the real Claude CLI against the mock upstream, through the official OpenAI SDK.
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway, useMockGateway } from './support/gateway.js';
+import { type TestGateway, startGateway, useMockGateway, waitForWarmPool } from './support/gateway.js';
 import { fetchJson, processesMatching, waitFor, waitForStatus } from './support/process-helpers.js';
 
 const ctx = useMockGateway();
@@ -125,6 +125,7 @@ describe('streaming chat completions (real CLI)', () => {
   }
 
   it('aborting mid-stream interrupts a pooled CLI, which stays for the next turn of its session', async () => {
+    await waitForWarmPool(ctx.gw); // the pooled path, not the one-shot one used until the pool has proved itself
     const { first, cliPids } = await abortAfterTwoDeltas(ctx.gw, 'ABORT_POOLED');
     // the interrupted process is kept: same pid, and the session goes on in it
     expect(processesMatching(`--session-id=${first.session_id}`)).toEqual(cliPids);
