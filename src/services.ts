@@ -38,8 +38,8 @@ const RECHECK_FAILED_MS = 10_000;
 export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
   async (app, { config, provider }) => {
     for (const dir of [config.dataDir, config.logDir, config.workdir, config.claudeConfigDir]) ensureDir(dir);
-    const eventLog = new EventLog(jsonlPath(config.dataDir, 'events'), config.eventRetention);
     const store = new ProcessStore(jsonlPath(config.dataDir, 'processes'), config.processRetention);
+    const eventLog = new EventLog(jsonlPath(config.dataDir, 'events'), config.eventRetention, (id) => store.get(id)?.result ?? undefined);
     const sessions = new SessionStore(jsonlPath(config.dataDir, 'sessions'));
     const sessionLog = new SessionLog(config.logDir);
     const bus = new EventBus(config.eventRetention, eventLog.history, (err) =>

@@ -43,6 +43,11 @@ describe('graceful shutdown (SIGTERM)', () => {
     const record = (await fetchJson(`${after.url}/v1/processes/${started.body.id}`)).body;
     expect(record.status).toBe('completed');
     expect(record.result.choices[0].message.content).toMatch(/^tok0 tok1/);
+    // and a subscriber replaying from the start gets the completion with its result
+    const replay = await openEvents(after.url, { since: 0, process_id: started.body.id, types: 'PROCESS_COMPLETE' });
+    const complete = await replay.next((e) => e.type === 'PROCESS_COMPLETE');
+    expect(complete.result).toEqual(record.result);
+    await replay.close();
   });
 
   it('cancels what is still running after the grace period, recorded as shutting_down', async () => {

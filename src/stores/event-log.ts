@@ -4,7 +4,8 @@ import { appendJsonl, readJsonl, rewriteJsonl } from './jsonl-file.js';
 
 /**
  * The bus's events on disk, so `seq` keeps increasing and `since` replays survive a restart.
- * Compacted at start to the retained tail.
+ * Compacted at start to the retained tail. A completion's `result` is not written again here: the
+ * process store holds it, and `resultOf` puts it back when the history is read.
  */
 export class EventLog {
   readonly history: GatewayEvent[];
@@ -12,6 +13,7 @@ export class EventLog {
   constructor(
     private readonly file: string,
     retention: number,
+    resultOf: (processId: string) => GatewayEvent['result'] | undefined,
   ) {
     const events: GatewayEvent[] = [];
     for (const line of readJsonl(file)) {
@@ -19,11 +21,18 @@ export class EventLog {
       if (parsed.success) events.push(parsed.data);
     }
     // Keep at least the newest event, so seq never goes back even with retention 0.
-    this.history = events.slice(-Math.max(retention, 1));
-    rewriteJsonl(file, this.history);
+    const kept = events.slice(-Math.max(retention, 1));
+    rewriteJsonl(file, kept);
+    this.history = kept.map((e) => (carriesResult(e) ? { ...e, result: resultOf(e.process_id) } : e));
   }
 
   append(event: BusEvent): void {
-    appendJsonl(this.file, withoutInternal(event));
+    const { result: _result, ...rest } = withoutInternal(event);
+    appendJsonl(this.file, rest);
   }
+}
+
+/** The events that carry the completion (when there is one) on the wire. */
+function carriesResult(e: GatewayEvent): boolean {
+  return e.type === 'PROCESS_COMPLETE' || e.type === 'PROCESS_REQUIRES_ACTION';
 }
