@@ -2,13 +2,7 @@
 // what is refused before the upgrade (bad query, missing key).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestGateway, startGateway } from './support/gateway.js';
-import { type EventSocket, fetchJson, openEvents, sleep, waitForStatus } from './support/process-helpers.js';
-
-const completion = (content: string, extra: Record<string, unknown> = {}) => ({
-  model: 'sonnet',
-  messages: [{ role: 'user', content }],
-  ...extra,
-});
+import { completion, fetchJson, openEvents, sleep, type EventSocket, waitForStatus } from './support/process-helpers.js';
 
 describe('events (fake CLI)', () => {
   let gw: TestGateway;

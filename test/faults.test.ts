@@ -6,13 +6,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
 import { type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { fetchJson, isAlive, killQuietly, processesMatching, readPidFile, waitFor, waitForStatus } from './support/process-helpers.js';
-
-const completion = (content: string, extra: Record<string, unknown> = {}) => ({
-  model: 'sonnet',
-  messages: [{ role: 'user', content }],
-  ...extra,
-});
+import { completion, fetchJson, isAlive, killQuietly, processesMatching, readPidFile, waitFor, waitForStatus } from './support/process-helpers.js';
 
 const post = (gw: TestGateway, body: unknown) => fetchJson(`${gw.url}/v1/chat/completions`, { body });
 

@@ -4,14 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE_TOO_SLOW } from '../routes/events.js';
 import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { fetchJson, openEvents, waitFor, wsUrl } from './support/process-helpers.js';
+import { completion, fetchJson, openEvents, waitFor, wsUrl } from './support/process-helpers.js';
 import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
-
-const completion = (content: string, extra: Record<string, unknown> = {}) => ({
-  model: 'sonnet',
-  messages: [{ role: 'user', content }],
-  ...extra,
-});
 
 let spawned: SpawnedGateway | undefined;
 let gw: TestGateway | undefined;

@@ -6,24 +6,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, useMockGateway } from './support/gateway.js';
 import { spawnGateway } from './support/spawn-gateway.js';
-import {
-  fetchJson,
-  isAlive,
-  killQuietly,
-  openEvents,
-  processesMatching,
-  readPidFile,
-  waitFor,
-  waitForStatus,
-} from './support/process-helpers.js';
+import { completion, fetchJson, isAlive, killQuietly, openEvents, processesMatching, readPidFile, waitFor, waitForStatus } from './support/process-helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const completion = (content: string, extra: Record<string, unknown> = {}) => ({
-  model: 'sonnet',
-  messages: [{ role: 'user', content }],
-  ...extra,
-});
 
 describe('processes (fake CLI)', () => {
   let gw: TestGateway;

@@ -5,6 +5,13 @@ import WebSocket from 'ws';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A chat-completions body with one user message (and any other fields). */
+export const completion = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: 'sonnet',
+  messages: [{ role: 'user', content }],
+  ...extra,
+});
+
 /** Polls `fn` until it returns a truthy value (which is returned) or the timeout passes. */
 export async function waitFor<T>(fn: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
   const deadline = Date.now() + (opts.timeoutMs ?? 5_000);
