@@ -58,6 +58,8 @@ interface Run {
   cliMs?: number;
   resolve: (outcome: Outcome) => void;
   done: Promise<Outcome>;
+  /** Resolves once the run has fully ended (the CLI gone, its slot free), after `done`. */
+  ended?: Promise<void>;
   log: Logger;
 }
 
@@ -203,19 +205,12 @@ export class ProcessManager {
     this.isClosing = true;
     for (const run of [...this.pending]) void this.cancel(run.id, 'shutdown');
     for (const sid of [...this.waiting.keys()]) this.settleWaiting(sid, new CancelledError('shutdown'));
-    const all = () => Promise.all([...this.running.values()].map((r) => this.waitFor(r)));
+    const all = () => Promise.all([...this.running.values()].map((r) => r.ended));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
     for (const run of [...this.running.values()]) run.controller.abort(new CancelledError('shutdown'));
     await all();
-  }
-
-  private waitFor(run: Run): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => (this.running.has(run.id) ? setTimeout(check, 10) : resolve());
-      check();
-    });
   }
 
   private retryAfterSeconds(): number {
@@ -250,7 +245,7 @@ export class ProcessManager {
       status: 'running',
       model: run.job.model,
     });
-    void this.execute(run);
+    run.ended = this.execute(run);
   }
 
   private async execute(run: Run): Promise<void> {

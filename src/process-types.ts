@@ -42,7 +42,6 @@ export const eventTypeSchema = z.enum([
   'PROCESS_REQUIRES_ACTION',
   'PROCESS_COMPLETE',
 ]);
-export type EventType = z.infer<typeof eventTypeSchema>;
 
 /** One message of `/v1/events`, as sent on the wire and kept for replay. */
 export const gatewayEventSchema = z.object({

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { openAIErrorSchema } from '../errors.js';
 
 // ---------------------------------------------------------------- request
 
@@ -174,4 +173,3 @@ export const chatCompletionChunkSchema = z.object({
 });
 export type ChatCompletionChunk = z.infer<typeof chatCompletionChunkSchema>;
 
-export const errorBodySchema = z.object({ error: openAIErrorSchema });
