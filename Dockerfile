@@ -16,6 +16,8 @@ ENV NODE_ENV=production \
     DATA_DIR=/app/data \
     CLAUDE_WORKDIR=/app/workspace
 WORKDIR /app
+# The CLI's sandbox for the subprocesses of Claude Code tools (TOOL_SANDBOX=1) needs bubblewrap and socat.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap socat && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 # Production dependencies only; this includes @anthropic-ai/claude-code (the CLI, pinned exactly).
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

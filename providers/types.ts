@@ -100,6 +100,12 @@ export interface ProviderHealth {
   code?: 'claude_not_found' | 'claude_unusable';
 }
 
+/**
+ * Why a run waiting for client calls ended without their results: its process exited, or it was
+ * evicted to bound how many runs wait at once.
+ */
+export type WaitingRunLoss = 'exited' | 'evicted';
+
 export interface ModelInfo {
   id: string;
   ownedBy: string;
@@ -124,6 +130,11 @@ export interface Provider {
   reserveSession?(settings: SessionSettings): string | undefined;
   /** Gives back a reservation that will not be used. */
   releaseSession?(sessionId: string): void;
+  /**
+   * A structured-output schema as the provider takes it (adapted where clients send what it does not
+   * know); throws a 400 GatewayError for one it would refuse, before anything runs.
+   */
+  prepareJsonSchema?(schema: Record<string, unknown>): Record<string, unknown>;
   /** Counts of what the provider keeps running, for /ready (undefined when it keeps nothing). */
   stats?(): Record<string, number> | undefined;
   /** Starts what the provider keeps running (pooled processes), once its directories exist. */
@@ -134,6 +145,8 @@ export interface Provider {
   findWaitingRun?(toolCallIds: string[]): string | undefined;
   /** Interrupts a run that waits for client calls (expired or cancelled). */
   cancelWaitingRun?(sessionId: string): Promise<void>;
+  /** Subscribes to waiting runs that end by themselves, without their results (by session). */
+  onWaitingRunLost?(listener: (sessionId: string, why: WaitingRunLoss) => void): void;
   /** Whether a session can be continued (it exists in the provider's own store). */
   hasSession(sessionId: string): Promise<boolean>;
   /** Readiness: is the provider usable at all? Cached by the caller. */

@@ -20,7 +20,8 @@ const eventsQuery = z.object({
     .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
     .pipe(z.array(eventTypeSchema))
     .optional(),
-  since: z.coerce.number().int().min(0).optional(),
+  // Digits only: an empty `since=` is not 0, and a seq beyond any event's simply replays nothing.
+  since: z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
   api_key: z.string().optional(),
 });
 type EventsQuery = z.infer<typeof eventsQuery>;
@@ -48,6 +49,7 @@ const events: FastifyPluginAsync = async (app) => {
   app.route({
     method: 'GET',
     url: '/v1/events',
+    config: { apiKeyInQuery: true },
     // Runs before the upgrade, so a bad query is a plain 400 answer.
     preValidation: async (request) => {
       parseWith(eventsQuery, request.query, 'query string');

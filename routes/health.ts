@@ -4,10 +4,10 @@ const health: FastifyPluginAsync = async (app) => {
   const { manager, assertReady, provider } = app.gateway;
 
   /** Liveness: the event loop answers. */
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', { config: { public: true } }, async () => ({ status: 'ok' }));
 
   /** Readiness: the CLI is installed and answers `--version`. */
-  app.get('/ready', async () => {
+  app.get('/ready', { config: { public: true } }, async () => {
     const h = await assertReady();
     return {
       status: 'ready',

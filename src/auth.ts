@@ -1,7 +1,21 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { AuthenticationError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without an API key (probes, docs). Every other route, unmatched paths included, needs one. */
+    public?: boolean;
+    /** The key may also come as `?api_key=`: browsers cannot set headers on a WebSocket handshake. */
+    apiKeyInQuery?: boolean;
+  }
+}
+
+/** An onRoute hook that opens every route of its scope, for plugins whose routes we do not declare (swagger-ui). */
+export function markPublic(route: RouteOptions): void {
+  route.config = { ...route.config, public: true };
+}
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -53,7 +67,6 @@ function presentedKey(request: FastifyRequest, allowQuery: boolean): string | un
     const m = /^Bearer\s+(.+)$/i.exec(header);
     return m?.[1]?.trim();
   }
-  // Browsers cannot set headers on a WebSocket handshake: the events route takes ?api_key= too.
   if (allowQuery) {
     const q = (request.query as Record<string, unknown> | undefined)?.api_key;
     return typeof q === 'string' ? q : undefined;
@@ -61,13 +74,15 @@ function presentedKey(request: FastifyRequest, allowQuery: boolean): string | un
   return undefined;
 }
 
-/** With keys configured, every `/v1` route needs `Authorization: Bearer <key>`. */
+/** With keys configured, every route but the public ones needs `Authorization: Bearer <key>`. */
 export function registerAuth(app: FastifyInstance, ring: KeyRing): void {
   if (!ring.enabled) return;
   app.addHook('onRequest', async (request) => {
-    const url = request.url;
-    if (!(url === '/v1' || url.startsWith('/v1/') || url.startsWith('/v1?'))) return;
-    const key = presentedKey(request, url.startsWith('/v1/events'));
+    // Decided by the route the router matched, never by the raw URL: the router decodes
+    // percent-escapes and absolute-form targets that a test of the URL's text would let through.
+    const { config } = request.routeOptions;
+    if (config.public) return;
+    const key = presentedKey(request, config.apiKeyInQuery === true);
     if (!key) throw new AuthenticationError('missing API key: send Authorization: Bearer <key>', 'missing_api_key');
     if (!ring.matches(key)) throw new AuthenticationError('invalid API key');
   });

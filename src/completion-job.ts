@@ -38,7 +38,7 @@ export function toCompletionJob(
     cwd: (sessionId && ctx.sessions.get(sessionId)?.cwd) || ctx.config.workdir,
     clientTools: tools.clientTools,
     parallelToolCalls: body.parallel_tool_calls !== false,
-    jsonSchema: jsonSchemaOf(body.response_format),
+    jsonSchema: jsonSchemaOf(body.response_format, ctx.provider),
   };
   const resume = Boolean(sessionId);
   // Last, once nothing else can fail: a reserved warm process must be given back if it goes unused.
@@ -50,9 +50,12 @@ export function toCompletionJob(
   };
 }
 
-/** `json_schema` asks for its schema; `json_object` for any JSON object. */
-function jsonSchemaOf(format: ChatCompletionRequest['response_format']): Record<string, unknown> | undefined {
-  if (format?.type === 'json_schema') return format.json_schema.schema ?? { type: 'object' };
+/** `json_schema` asks for its schema (as the provider takes it); `json_object` for any JSON object. */
+function jsonSchemaOf(format: ChatCompletionRequest['response_format'], provider: Provider): Record<string, unknown> | undefined {
+  if (format?.type === 'json_schema') {
+    const schema = format.json_schema.schema ?? { type: 'object' };
+    return provider.prepareJsonSchema?.(schema) ?? schema;
+  }
   if (format?.type === 'json_object') return { type: 'object' };
   return undefined;
 }

@@ -10,6 +10,21 @@ const csv = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
+/** A browser origin as an Origin header carries it (`scheme://host[:port]`), normalized. */
+const webOrigin = z.string().transform((s, ctx) => {
+  const u = URL.canParse(s) ? new URL(s) : undefined;
+  const bare = u && !u.username && !u.password && u.pathname === '/' && !u.search && !u.hash;
+  if (bare && (u.protocol === 'http:' || u.protocol === 'https:')) return u.origin;
+  ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} is not an origin (http[s]://host[:port])` });
+  return z.NEVER;
+});
+
+/** A host name the gateway answers as (no port), or `*` for any. */
+const hostName = z
+  .string()
+  .regex(/^(\*|[A-Za-z0-9.-]+)$/, 'must be a host name without port, or *')
+  .transform((h) => h.toLowerCase().replace(/\.$/, ''));
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** The environment contract (ARCHITECTURE.md → Configuration), validated once at start. */
@@ -34,7 +49,9 @@ export const envSchema = z.object({
   SHUTDOWN_GRACE_MS: intFrom(0).default(10_000),
   BODY_LIMIT_BYTES: intFrom(1024).default(10 * 1024 * 1024),
   MAX_EVENT_LOOP_DELAY_MS: intFrom(0).default(1_000),
-  TOOL_WAIT_TTL_MS: intFrom(1).default(600_000),
+  TOOL_WAIT_TTL_MS: intFrom(1).default(120_000),
+  MAX_PARKED_RUNS: intFrom(1, 1024).default(4),
+  TOOL_SANDBOX: z.enum(['0', '1']).default('1'),
   POOL_SIZE: intFrom(0, 64).default(1),
   POOL_MAX_PROCESSES: intFrom(1, 1024).default(8),
   POOL_HOT_TTL_MS: intFrom(1).default(300_000),
@@ -43,6 +60,9 @@ export const envSchema = z.object({
   POOL_MODEL: z.string().regex(/^[a-z0-9][a-z0-9.\-[\]]*$/, 'must be a model alias or name').default('sonnet'),
   EVENT_RETENTION: intFrom(0).default(10_000),
   PROCESS_RETENTION: intFrom(1).default(10_000),
+  REQUEST_RECEIVE_TIMEOUT_MS: intFrom(1).default(30_000),
+  ALLOWED_ORIGINS: csv.pipe(z.array(webOrigin)).default([]),
+  ALLOWED_HOSTS: csv.pipe(z.array(hostName)).default([]),
 });
 
 /** The validated environment turned into the gateway's settings; `Config` is inferred from it. */
@@ -58,6 +78,8 @@ export function configSchema(cwd: string) {
       dataDir,
       logDir: e.LOG_DIR ? abs(e.LOG_DIR) : path.join(dataDir, 'claude_logs'),
       claudeConfigDir: e.CLAUDE_CONFIG_DIR ? abs(e.CLAUDE_CONFIG_DIR) : path.join(dataDir, 'claude'),
+      /** Private per-run files (system prompts), swept at start. */
+      tmpDir: path.join(dataDir, 'tmp'),
       maxConcurrency: e.MAX_CONCURRENCY,
       maxQueue: e.MAX_QUEUE,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
@@ -71,9 +93,11 @@ export function configSchema(cwd: string) {
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
       toolWaitTtlMs: e.TOOL_WAIT_TTL_MS,
+      toolSandbox: e.TOOL_SANDBOX === '1',
       pool: {
         size: e.POOL_SIZE,
         maxProcesses: e.POOL_MAX_PROCESSES,
+        maxParked: e.MAX_PARKED_RUNS,
         hotTtlMs: e.POOL_HOT_TTL_MS,
         maxTurns: e.POOL_MAX_TURNS,
         maxRssMb: e.POOL_MAX_RSS_MB,
@@ -81,6 +105,9 @@ export function configSchema(cwd: string) {
       },
       eventRetention: e.EVENT_RETENTION,
       processRetention: e.PROCESS_RETENTION,
+      requestReceiveTimeoutMs: e.REQUEST_RECEIVE_TIMEOUT_MS,
+      allowedOrigins: e.ALLOWED_ORIGINS,
+      allowedHosts: e.ALLOWED_HOSTS,
     };
   });
 }

@@ -1,9 +1,47 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { GatewayError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from './errors.js';
+import {
+  GatewayError,
+  InvalidRequestError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RequestTimeoutError,
+} from './errors.js';
 
 /** Sends a GatewayError as the OpenAI error body, with its status and headers. */
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
   return reply.code(err.status).headers(err.headers).send({ error: err.toJSON() });
+}
+
+/**
+ * Answers on the bare connection, where Node or ws would otherwise answer for us (malformed HTTP,
+ * timeouts while receiving, refused upgrades): the same OpenAI body, then the connection is closed.
+ */
+export function endSocketWithError(socket: Duplex, err: GatewayError): void {
+  // Part of an answer already went out on this connection: another one would corrupt it.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: err.toJSON() });
+  const headers = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${headers}\r\n${body}`,
+  );
+}
+
+/** Node's `clientError`: HTTP it cannot parse, or a request not received within the receive timeout. */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  endSocketWithError(
+    socket,
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new RequestTimeoutError()
+      : new InvalidRequestError(`bad request: ${err.message}`, null, 'bad_http_request'),
+  );
 }
 
 /** Fastify's own errors (body parsing, limits, media types) in the gateway's terms. */
@@ -30,6 +68,13 @@ function fromFastify(err: FastifyError, bodyLimit: number): GatewayError | undef
   return undefined;
 }
 
+/**
+ * The methods a route can have here, in the order `Allow` lists them (HEAD comes with every GET).
+ * Not OPTIONS: its only route is CORS's catch-all (with ALLOWED_ORIGINS), which would make every
+ * path, unknown ones too, look like one that exists.
+ */
+const ROUTABLE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
 /** The one place errors become HTTP answers: OpenAI's shape always, internals never leaked on 5xx. */
 export function registerErrorHandler(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -41,7 +86,20 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number): v
     request.log.error({ err }, 'unhandled error');
     return sendError(reply, new GatewayError(500, 'api_error', 'internal server error', { code: 'internal_error' }));
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new NotFoundError(`no route for ${request.method} ${request.url.split('?')[0]}`, null, 'unknown_route')),
-  );
+  // An Expect other than 100-continue, which Node would answer 417 with an empty body.
+  app.server.on('checkExpectation', (request, response) => {
+    const err = new GatewayError(417, 'invalid_request_error', `unsupported Expect header: ${request.headers.expect}`, {
+      param: 'expect',
+      code: 'expectation_failed',
+    });
+    const body = JSON.stringify({ error: err.toJSON() });
+    response.writeHead(err.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    response.end(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = ROUTABLE_METHODS.filter((method) => app.findRoute({ method, url: request.url }));
+    if (allowed.length) return sendError(reply, new MethodNotAllowedError(request.method, path, allowed));
+    return sendError(reply, new NotFoundError(`no route for ${request.method} ${path}`, null, 'unknown_route'));
+  });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { WaitingRunLoss } from '../providers/types.js';
 
 /** The OpenAI error object, the only error shape the gateway ever answers with. */
 export const openAIErrorSchema = z.object({
@@ -15,7 +16,12 @@ interface ErrorOptions {
   headers?: Record<string, string>;
   /** The provider's raw output behind the error, for the session log (never sent to clients). */
   raw?: Record<string, unknown>;
+  /** For a 429 or 503: when a retry may succeed, in seconds (else `DEFAULT_RETRY_AFTER_S`). */
+  retryAfterSeconds?: number;
 }
+
+/** The estimate every 429 and 503 without a better one carries. */
+const DEFAULT_RETRY_AFTER_S = 5;
 
 /** Base of every error the gateway answers with; the single error handler maps it to HTTP. */
 export class GatewayError extends Error {
@@ -34,7 +40,11 @@ export class GatewayError extends Error {
     this.name = new.target.name;
     this.param = opts.param ?? null;
     this.code = opts.code ?? null;
-    this.headers = opts.headers ?? {};
+    this.headers = { ...opts.headers };
+    // Every 429 and 503 says when to retry: clients such as LangChain JS do not retry one that does not.
+    if ((status === 429 || status === 503) && this.headers['retry-after'] === undefined) {
+      this.headers['retry-after'] = String(Math.max(1, Math.ceil(opts.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_S)));
+    }
     this.raw = opts.raw;
   }
 
@@ -55,9 +65,35 @@ export class AuthenticationError extends GatewayError {
   }
 }
 
+/** Refused whatever the key (403): a browser on another site, a Host the gateway does not serve. */
+export class ForbiddenError extends GatewayError {
+  constructor(message: string, code: string) {
+    super(403, 'permission_error', message, { code });
+  }
+}
+
+/** The request did not arrive in full within REQUEST_RECEIVE_TIMEOUT_MS (408). */
+export class RequestTimeoutError extends GatewayError {
+  constructor() {
+    super(408, 'invalid_request_error', 'the request was not received in time: send the head and the body promptly', {
+      code: 'request_timeout',
+    });
+  }
+}
+
 export class NotFoundError extends GatewayError {
   constructor(message: string, param: string | null, code: string) {
     super(404, 'invalid_request_error', message, { param, code });
+  }
+}
+
+/** The path exists, but not for this method; `Allow` lists the methods it has. */
+export class MethodNotAllowedError extends GatewayError {
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    super(405, 'invalid_request_error', `${method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`, {
+      code: 'method_not_allowed',
+      headers: { allow: allowed.join(', ') },
+    });
   }
 }
 
@@ -71,15 +107,15 @@ export class QueueFullError extends GatewayError {
   constructor(retryAfterSeconds: number) {
     super(429, 'rate_limit_error', 'too many requests: the queue of waiting completions is full, retry later', {
       code: 'queue_full',
-      headers: { 'retry-after': String(retryAfterSeconds) },
+      retryAfterSeconds,
     });
   }
 }
 
 /** An error the upstream Anthropic API reported through the CLI, keeping its meaning. */
 export class UpstreamError extends GatewayError {
-  constructor(status: number, type: string, message: string, code: string, raw?: Record<string, unknown>) {
-    super(status, type, message, { code, raw });
+  constructor(status: number, type: string, message: string, code: string, raw?: Record<string, unknown>, retryAfterSeconds?: number) {
+    super(status, type, message, { code, raw, retryAfterSeconds });
   }
 }
 
@@ -130,8 +166,67 @@ export class CancelledError extends GatewayError {
   }
 }
 
+const FALLBACK = 'sending the tool results now starts a fresh run from the conversation';
+const RUN_LOSSES: Record<WaitingRunLoss, { status: number; code: string; message: string }> = {
+  exited: { status: 502, code: 'cli_exited', message: `the CLI process of this run exited while it waited for the tool results; ${FALLBACK}` },
+  evicted: {
+    status: 503,
+    code: 'tool_wait_evicted',
+    message: `this run stopped waiting for the tool results to make room for newer waiting runs (MAX_PARKED_RUNS, POOL_MAX_PROCESSES); ${FALLBACK}`,
+  },
+};
+
+/** A run waiting for client tool results ended without them (its process of a `requires_action` record fails with it). */
+export class WaitingRunLostError extends GatewayError {
+  constructor(why: WaitingRunLoss) {
+    const l = RUN_LOSSES[why];
+    super(l.status, 'api_error', l.message, { code: l.code });
+  }
+}
+
 /** Keeps error excerpts of raw CLI output short and printable. */
 export function excerpt(raw: string, max = 500): string {
   const flat = raw.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+/** The cause of a failed file operation, for messages: `ENOSPC (no space left on device)`. */
+export function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
+    // Node's fs messages read `ENOSPC: no space left on device, write`.
+    const text = new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1] ?? message;
+    return `${code} (${text})`;
+  }
+  return err instanceof Error ? `${err.name}: ${message}` : message;
+}
+
+/**
+ * A record or log line the gateway could not write: 507 when the disk is full, 503 when the file
+ * system refuses otherwise (read-only, I/O error, permissions), 500 when the data itself could not
+ * be serialized. The process fails with it rather than answering what it could not record.
+ */
+export class StorageError extends GatewayError {
+  constructor(status: 500 | 503 | 507, code: string, message: string, cause: unknown) {
+    super(status, 'api_error', message, { code });
+    this.cause = cause;
+  }
+}
+
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
+
+/** The one mapping of a failed write (errno or otherwise) to the error the client gets. */
+export function storageError(err: unknown, what: string): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const message = `could not write ${what}: ${describeFsError(err)}`;
+  if (typeof code === 'string' && DISK_FULL.has(code)) return new StorageError(507, 'storage_full', message, err);
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return new StorageError(503, 'storage_unavailable', message, err);
+  return new StorageError(500, 'storage_error', message, err);
+}
+
+/** The gateway cannot start (a directory it must write is not writable…): printed as one line. */
+export class StartupError extends Error {
+  override name = 'StartupError';
 }

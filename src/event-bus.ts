@@ -2,12 +2,21 @@ import type { BusEvent, GatewayEvent } from './process-types.js';
 
 type Listener = (event: BusEvent) => void;
 
+export interface PublishOptions {
+  /**
+   * For an event that reports a failure, which must reach everyone even if it cannot be recorded:
+   * recorder errors are then passed to the error callback instead of thrown.
+   */
+  bestEffort?: boolean;
+}
+
 /**
- * The one source of lifecycle events. Subscribers (process store, session logs, event log,
- * WebSocket clients) are called synchronously in subscription order, so they all see the same
- * events in the same order; the last `retention` events are kept for `since` replays.
+ * The one source of lifecycle events. Recorders (process store, event log, session logs) are
+ * called first, then subscribers (WebSocket clients), synchronously and in order, so everyone sees
+ * the same events in the same order; the last `retention` events are kept for `since` replays.
  */
 export class EventBus {
+  private readonly recorders: Listener[] = [];
   private readonly listeners = new Set<Listener>();
   private readonly retained: GatewayEvent[];
   private seq: number;
@@ -25,8 +34,20 @@ export class EventBus {
     return this.seq;
   }
 
-  publish(event: Omit<BusEvent, 'seq'>): BusEvent {
+  /**
+   * Publishes an event. A recorder that throws (the record could not be written) stops it: nobody
+   * else is told, and the publisher gets the error, so it never reports what was not recorded.
+   */
+  publish(event: Omit<BusEvent, 'seq'>, opts: PublishOptions = {}): BusEvent {
     const full = { ...event, seq: ++this.seq } as BusEvent;
+    for (const record of this.recorders) {
+      try {
+        record(full);
+      } catch (err) {
+        if (!opts.bestEffort) throw err;
+        this.onListenerError(err);
+      }
+    }
     if (this.retention > 0) {
       this.retained.push(withoutInternal(full));
       // Trim in batches: shifting one element per event would make every publish O(retention).
@@ -42,6 +63,12 @@ export class EventBus {
     return full;
   }
 
+  /** Adds a recorder: persistence, whose failure is the publisher's (see publish). */
+  record(recorder: Listener): void {
+    this.recorders.push(recorder);
+  }
+
+  /** Adds a subscriber, whose errors are its own: logged, never the publisher's. */
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { StartupError } from './errors.js';
 
 async function main(): Promise<void> {
   let config;
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`claude-cli-gateway: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  // A StartupError already says what is wrong and where (`LOG_DIR /x is not writable: EROFS …`).
+  const what = err instanceof StartupError ? err.message : `failed to start: ${err instanceof Error ? err.message : String(err)}`;
+  process.stderr.write(`claude-cli-gateway: ${what}\n`);
   process.exit(1);
 });

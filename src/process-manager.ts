@@ -11,11 +11,12 @@ import {
   NotFoundError,
   QueueFullError,
   ServiceUnavailableError,
+  WaitingRunLostError,
 } from './errors.js';
 import type { EventBus } from './event-bus.js';
 import { toChatCompletion } from './openai/response.js';
 import type { ChatCompletion } from './openai/schemas.js';
-import { type ProcessRecord, nowSeconds } from './process-types.js';
+import { type BusEvent, type ProcessRecord, nowSeconds } from './process-types.js';
 import type { ListQuery, ProcessStore } from './stores/process-store.js';
 import type { SessionStore } from './stores/session-store.js';
 
@@ -88,7 +89,10 @@ export class ProcessManager {
   private isClosing = false;
   private avgRunMs = 5_000;
 
-  constructor(private readonly deps: ProcessManagerDeps) {}
+  constructor(private readonly deps: ProcessManagerDeps) {
+    // A waiting run whose process is gone fails now, not when its TTL runs out.
+    deps.provider.onWaitingRunLost?.((sessionId, why) => this.settleWaiting(sessionId, new WaitingRunLostError(why)));
+  }
 
   /** True once shutdown began: new work is refused. */
   get closing(): boolean {
@@ -145,15 +149,22 @@ export class ProcessManager {
       log: this.deps.log.child({ process_id: id, session_id: sid }),
     };
     this.runs.set(id, run);
-    bus.publish({
-      type: 'PROCESS_QUEUED',
-      ts: nowSeconds(),
-      process_id: id,
-      session_id: sid,
-      status: 'queued',
-      model: job.model,
-      internal: { messages: job.messages },
-    });
+    try {
+      bus.publish({
+        type: 'PROCESS_QUEUED',
+        ts: nowSeconds(),
+        process_id: id,
+        session_id: sid,
+        status: 'queued',
+        model: job.model,
+        internal: { messages: job.messages },
+      });
+    } catch (err) {
+      // Not recorded, so not run: the client gets the error, the record (as far as it got) ends failed.
+      this.runs.delete(id);
+      this.finish(run, this.asGatewayError(run.log, err));
+      throw (await run.done).error;
+    }
     this.pending.push(run);
     this.pump();
     return {
@@ -235,16 +246,23 @@ export class ProcessManager {
     const sid = run.job.request.sessionId;
     // The session's next turn answers (or abandons) the calls its last process waited for.
     if (this.waiting.has(sid)) this.settleWaiting(sid, run.job.request.toolResults ? undefined : new CancelledError('abandoned'));
+    try {
+      this.deps.bus.publish({
+        type: 'PROCESS_STARTED',
+        ts: nowSeconds(),
+        process_id: run.id,
+        session_id: sid,
+        status: 'running',
+        model: run.job.model,
+      });
+    } catch (err) {
+      this.runs.delete(run.id);
+      this.releaseReservation(run.job);
+      this.finish(run, this.asGatewayError(run.log, err));
+      return;
+    }
     this.running.set(run.id, run);
     this.busySessions.add(sid);
-    this.deps.bus.publish({
-      type: 'PROCESS_STARTED',
-      ts: nowSeconds(),
-      process_id: run.id,
-      session_id: sid,
-      status: 'running',
-      model: run.job.model,
-    });
     run.ended = this.execute(run);
   }
 
@@ -261,7 +279,8 @@ export class ProcessManager {
       }
       if (!run.finished) throw new BadCliOutputError('the provider ended without a result');
     } catch (err) {
-      if (!run.finished) this.finish(run, this.asGatewayError(run, err));
+      // Also a tool event that could not be recorded: the run stops with that error.
+      if (!run.finished) this.finish(run, this.asGatewayError(run.log, err));
     } finally {
       clearTimeout(deadline);
       this.avgRunMs = this.avgRunMs * 0.8 + (Date.now() - started) * 0.2;
@@ -310,18 +329,35 @@ export class ProcessManager {
     }
   }
 
-  private asGatewayError(run: Run, err: unknown): GatewayError {
+  private asGatewayError(log: Logger, err: unknown): GatewayError {
     if (err instanceof GatewayError) return err;
-    run.log.error({ err }, 'unexpected error in a run');
+    log.error({ err }, 'unexpected error in a run');
     return new GatewayError(500, 'api_error', 'internal error while running the completion', { code: 'internal_error' });
   }
 
   /** The run stopped at client function calls: answered now, it waits for their results. */
   private requireAction(run: Run, completion: ChatCompletion): void {
-    run.finished = true;
     const sid = completion.session_id;
     const ttl = this.deps.config.toolWaitTtlMs;
     const ids = completion.choices[0]!.message.tool_calls?.map((c) => c.id) ?? [];
+    try {
+      this.deps.bus.publish({
+        type: 'PROCESS_REQUIRES_ACTION',
+        ts: nowSeconds(),
+        process_id: run.id,
+        session_id: sid,
+        status: 'requires_action',
+        model: run.job.model,
+        result: completion,
+        required_action: { type: 'submit_tool_outputs', tool_call_ids: ids, expires_at: nowSeconds() + ttl / 1000 },
+      });
+    } catch (err) {
+      // A wait that could not be recorded is not kept: the parked run is let go, the process fails.
+      void this.deps.provider.cancelWaitingRun?.(sid);
+      this.finish(run, this.asGatewayError(run.log, err));
+      return;
+    }
+    run.finished = true;
     const timer = setTimeout(() => {
       void this.deps.provider.cancelWaitingRun?.(sid);
       this.settleWaiting(
@@ -333,16 +369,6 @@ export class ProcessManager {
     }, ttl);
     timer.unref();
     this.waiting.set(sid, { processId: run.id, model: run.job.model, timer });
-    this.deps.bus.publish({
-      type: 'PROCESS_REQUIRES_ACTION',
-      ts: nowSeconds(),
-      process_id: run.id,
-      session_id: sid,
-      status: 'requires_action',
-      model: run.job.model,
-      result: completion,
-      required_action: { type: 'submit_tool_outputs', tool_call_ids: ids, expires_at: nowSeconds() + ttl / 1000 },
-    });
     run.resolve({ record: this.deps.store.get(run.id)!, cliMs: run.cliMs });
   }
 
@@ -352,7 +378,7 @@ export class ProcessManager {
     if (!w) return;
     this.waiting.delete(sessionId);
     clearTimeout(w.timer);
-    this.deps.bus.publish({
+    this.complete(this.deps.log, {
       type: 'PROCESS_COMPLETE',
       ts: nowSeconds(),
       process_id: w.processId,
@@ -374,7 +400,7 @@ export class ProcessManager {
     const failed = outcome instanceof GatewayError;
     const status = !failed ? 'completed' : outcome instanceof CancelledError ? 'cancelled' : 'failed';
     if (failed && status === 'failed') run.log.warn({ status: outcome.status, code: outcome.code }, outcome.message);
-    this.deps.bus.publish({
+    const unrecorded = this.complete(run.log, {
       type: 'PROCESS_COMPLETE',
       ts: nowSeconds(),
       process_id: run.id,
@@ -383,6 +409,27 @@ export class ProcessManager {
       model: run.job.model,
       ...(failed ? { error: outcome.toJSON(), internal: { claude: outcome.raw } } : { result: outcome }),
     });
-    run.resolve({ record: this.deps.store.get(run.id)!, error: failed ? outcome : undefined, cliMs: run.cliMs });
+    const error = unrecorded ?? (failed ? outcome : undefined);
+    run.resolve({ record: this.deps.store.get(run.id)!, error, cliMs: run.cliMs });
+  }
+
+  /**
+   * Publishes a process's terminal event. One that cannot be recorded fails the process with that
+   * error instead (recorded as far as the disk allows, and told to subscribers): a client never
+   * gets a 2xx for an answer that is not on disk. Returns that error, if it came to it.
+   */
+  private complete(log: Logger, event: Omit<BusEvent, 'seq'>): GatewayError | undefined {
+    try {
+      this.deps.bus.publish(event);
+      return undefined;
+    } catch (err) {
+      const failure = this.asGatewayError(log, err);
+      log.error({ err: failure.cause ?? err, code: failure.code }, `${failure.message}: the process fails with this error`);
+      this.deps.bus.publish(
+        { ...event, ts: nowSeconds(), status: 'failed', result: undefined, error: failure.toJSON(), internal: undefined },
+        { bestEffort: true },
+      );
+      return failure;
+    }
   }
 }

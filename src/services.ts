@@ -6,7 +6,8 @@ import { EventBus } from './event-bus.js';
 import { ProcessManager } from './process-manager.js';
 import { nowSeconds } from './process-types.js';
 import { EventLog } from './stores/event-log.js';
-import { closeJsonlUnder, ensureDir, jsonlPath } from './stores/jsonl-file.js';
+import { prepareDirectories } from './stores/data-dirs.js';
+import { JsonlFiles, jsonlPath } from './stores/jsonl-file.js';
 import { ProcessStore } from './stores/process-store.js';
 import { SessionLog } from './stores/session-log.js';
 import { SessionStore } from './stores/session-store.js';
@@ -37,35 +38,50 @@ const RECHECK_FAILED_MS = 10_000;
  */
 export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
   async (app, { config, provider }) => {
-    for (const dir of [config.dataDir, config.logDir, config.workdir, config.claudeConfigDir]) ensureDir(dir);
-    const store = new ProcessStore(jsonlPath(config.dataDir, 'processes'), config.processRetention);
-    const eventLog = new EventLog(jsonlPath(config.dataDir, 'events'), config.eventRetention, (id) => store.get(id)?.result ?? undefined);
-    const sessions = new SessionStore(jsonlPath(config.dataDir, 'sessions'));
-    const sessionLog = new SessionLog(config.logDir);
-    const bus = new EventBus(config.eventRetention, eventLog.history, (err) =>
-      app.log.error({ err }, 'event subscriber failed'),
+    prepareDirectories(config, (message) => app.log.warn(message));
+    const files = new JsonlFiles({
+      onCorrupt: ({ file, skipped, copy }) =>
+        app.log.warn({ file, skipped, copy }, `skipped ${skipped} unreadable line(s) of ${file}; they are kept in ${copy}`),
+    });
+    const store = new ProcessStore(jsonlPath(config.dataDir, 'processes'), config.processRetention, files);
+    const eventLog = new EventLog(
+      jsonlPath(config.dataDir, 'events'),
+      config.eventRetention,
+      (id) => store.get(id)?.result ?? undefined,
+      files,
     );
-    // Order matters: the record exists before anyone is told about it.
-    bus.subscribe((e) => store.apply(e));
-    bus.subscribe((e) => eventLog.append(e));
-    bus.subscribe((e) => sessionLog.apply(e));
+    const sessions = new SessionStore(jsonlPath(config.dataDir, 'sessions'), files);
+    const sessionLog = new SessionLog(config.logDir, files);
+    const bus = new EventBus(config.eventRetention, eventLog.history, (err) =>
+      app.log.error({ err }, 'an event could not be recorded or delivered'),
+    );
+    // The process record last: a failed write stops the event, so a record says `completed` only
+    // once the logs have the answer too. Subscribers (WebSocket) hear of it after all three.
+    bus.record((e) => eventLog.append(e));
+    bus.record((e) => sessionLog.apply(e));
+    bus.record((e) => store.apply(e));
 
     // Whatever was queued or running when the gateway last stopped can never finish now.
-    for (const r of store.unfinished()) {
-      bus.publish({
-        type: 'PROCESS_COMPLETE',
-        ts: nowSeconds(),
-        process_id: r.id,
-        session_id: r.session_id,
-        status: 'failed',
-        model: r.model,
-        error: {
-          message: `the gateway stopped while this process was ${r.status}; it did not complete`,
-          type: 'api_error',
-          param: null,
-          code: 'gateway_restarted',
-        },
-      });
+    try {
+      for (const r of store.unfinished()) {
+        bus.publish({
+          type: 'PROCESS_COMPLETE',
+          ts: nowSeconds(),
+          process_id: r.id,
+          session_id: r.session_id,
+          status: 'failed',
+          model: r.model,
+          error: {
+            message: `the gateway stopped while this process was ${r.status}; it did not complete`,
+            type: 'api_error',
+            param: null,
+            code: 'gateway_restarted',
+          },
+        });
+      }
+    } catch (err) {
+      files.closeAll(); // a failed start holds nothing open
+      throw err;
     }
 
     const manager = new ProcessManager({ provider, bus, store, sessions, config, log: app.log });
@@ -94,7 +110,7 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
     });
     app.addHook('onClose', async () => {
       await provider.close?.();
-      for (const dir of [config.dataDir, config.logDir]) closeJsonlUnder(dir);
+      files.closeAll();
     });
   },
   { name: 'gateway-services' },

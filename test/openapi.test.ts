@@ -2,11 +2,11 @@
  * openapi.yaml against the real server: every answer below comes from a running gateway (the real
  * Claude CLI talking to the mock Anthropic API, or the fake CLI for faults) and is validated with
  * openapi-backend against the document, bodies and headers; streamed chunks and WebSocket messages
- * against their component schemas, compiled by the same library.
+ * against their component schemas, compiled by the same library (test/support/openapi-contract.ts).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Document, OpenAPIBackend, ValidationContext } from 'openapi-backend';
+import type { OpenAPIBackend } from 'openapi-backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse } from 'yaml';
@@ -18,7 +18,6 @@ import {
   chatCompletionRequestSchema,
   chatCompletionSchema,
 } from '../src/openai/schemas.js';
-import { openapiPath } from '../src/paths.js';
 import {
   eventTypeSchema,
   gatewayEventSchema,
@@ -27,26 +26,16 @@ import {
   requiredActionSchema,
 } from '../src/process-types.js';
 import { type TestGateway, startGateway } from './support/gateway.js';
+import { type Answer, type Contract, type Json, doc, openContract, specText, sseData } from './support/openapi-contract.js';
 import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
 
-type Json = any; // answers are checked against the document, not typed here
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  text: string;
-  body: Json;
-}
-
-const specText = readFileSync(openapiPath, 'utf8');
-const doc = parse(specText) as Document & Record<string, any>;
-
+let contract: Contract;
 let api: OpenAPIBackend;
-/** Validators of component schemas (stream chunks, WebSocket messages), built by openapi-backend's Ajv. */
-let componentValidator: (name: string) => (value: unknown) => { valid: boolean; errors: unknown };
+const componentValidator = (name: string) => contract.componentValidator(name);
+const expectDocumented = (operationId: string, res: Answer) => contract.expectDocumented(operationId, res);
+const expectComponent = (name: string, value: unknown) => contract.expectComponent(name, value);
 
 let mock: MockUpstream;
 /** The real CLI against the mock upstream. */
@@ -67,33 +56,6 @@ async function call(gw: TestGateway, method: string, url: string, opts: { body?:
   let body: Json = text;
   if ((res.headers.get('content-type') ?? '').startsWith('application/json')) body = JSON.parse(text);
   return { status: res.status, headers: Object.fromEntries(res.headers), text, body };
-}
-
-/** The answer's status is documented for the operation, and its JSON body matches the document. */
-function expectDocumented(operationId: string, res: Answer): void {
-  const op = api.getOperation(operationId);
-  expect(op, `operation ${operationId}`).toBeDefined();
-  const documented = (op!.responses ?? {})[String(res.status)] as Json;
-  expect(documented, `${operationId}: status ${res.status} is not documented`).toBeDefined();
-  const mediaType = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
-  if (res.text !== '') expect(Object.keys(documented.content ?? {}), `${operationId} ${res.status}`).toContain(mediaType);
-  if (mediaType === 'application/json') {
-    const result = api.validator.validateResponse(res.body, operationId, res.status);
-    expect(result.errors, `${operationId} ${res.status} body ${res.text.slice(0, 800)}`).toBeNull();
-    // Every error code the server answers is named in the description of its status.
-    const code = res.body?.error?.code;
-    if (res.status >= 400 && typeof code === 'string') expect(documented.description, `${operationId} ${res.status}: code ${code} is not described`).toContain(`\`${code}\``);
-  }
-  const headers = api.validator.validateResponseHeaders(res.headers, operationId, { statusCode: res.status });
-  expect(headers.errors, `${operationId} ${res.status} headers ${JSON.stringify(res.headers)}`).toBeNull();
-  for (const [name, header] of Object.entries(documented.headers ?? {})) {
-    if ((header as Json).required) expect(res.headers[name.toLowerCase()], `${operationId} ${res.status}: header ${name}`).toBeDefined();
-  }
-}
-
-function expectComponent(name: string, value: unknown): void {
-  const result = componentValidator(name)(value);
-  expect(result.errors, `${name}: ${JSON.stringify(value).slice(0, 800)}`).toBeNull();
 }
 
 function expectError(res: Answer, status: number, code: string): void {
@@ -117,17 +79,6 @@ const fn = (name: string, parameters: Record<string, unknown> = { type: 'object'
 function expectValidRequest(body: unknown): void {
   const result = api.validator.validateRequest({ method: 'post', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body }, 'createChatCompletion');
   expect(result.errors, `request ${JSON.stringify(body).slice(0, 800)}`).toBeNull();
-}
-
-/** The `data:` payloads of a server-sent event stream, in order. */
-function sseData(text: string): string[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      expect(block.startsWith('data: '), `SSE event ${JSON.stringify(block)}`).toBe(true);
-      return block.slice('data: '.length);
-    });
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
@@ -213,27 +164,8 @@ function registeredRoutes(gw: TestGateway): Set<string> {
 }
 
 beforeAll(async () => {
-  api = new OpenAPIBackend({
-    definition: structuredClone(doc),
-    strict: true,
-    // openapi-backend checks documents against the OpenAPI 3.0 meta-schema only; quick mode skips
-    // that check (this is a 3.1 document) and the validators are compiled eagerly below instead.
-    quick: true,
-    customizeAjv: (ajv) => ajv.addFormat('uuid', UUID),
-  });
-  await api.init();
-  api.validator.preCompileRequestValidators();
-  api.validator.preCompileResponseValidators();
-  api.validator.preCompileResponseHeaderValidators();
-  const ajv = api.validator.getAjv(ValidationContext.Response);
-  const schemas = (api.definition as Json).components.schemas;
-  const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
-  componentValidator = (name) => {
-    expect(schemas[name], `component ${name}`).toBeDefined();
-    if (!compiled.has(name)) compiled.set(name, ajv.compile(schemas[name]));
-    const validate = compiled.get(name)!;
-    return (value) => (validate(value) ? { valid: true, errors: null } : { valid: false, errors: validate.errors });
-  };
+  contract = await openContract();
+  api = contract.api;
 
   mock = await startMockAnthropic();
   [real, fake] = await Promise.all([
@@ -265,10 +197,13 @@ describe('the document', () => {
       for (const [status, res] of Object.entries(op.responses ?? {})) {
         expect((res as Json).description, `${op.operationId} ${status}`).toBeTruthy();
       }
-      // /v1 needs the bearer key when GATEWAY_API_KEYS is set; nothing else ever does.
+      // /v1 needs the bearer key when GATEWAY_API_KEYS is set, and only then (`{}`: no key is fine
+      // too); nothing else ever does.
       const schemes = (op.security ?? doc.security ?? []).flatMap((s: Json) => Object.keys(s));
-      if (op.path.startsWith('/v1/')) expect(schemes, op.operationId).toContain('bearerAuth');
-      else expect(schemes, op.operationId).toEqual([]);
+      if (op.path.startsWith('/v1/')) {
+        expect(schemes, op.operationId).toContain('bearerAuth');
+        expect(op.security, op.operationId).toContainEqual({});
+      } else expect(schemes, op.operationId).toEqual([]);
     }
     for (const name of ['ChatCompletionChunk', 'GatewayEvent', 'Error', 'Process', 'ChatCompletion']) componentValidator(name);
   });
@@ -442,6 +377,8 @@ describe('chat completions', () => {
     expect(res.status, res.text).toBe(200);
     expectDocumented('createChatCompletion', res);
     expect(res.body.choices[0].message.content).toBe('Paris.');
+    // OpenAI's schema has it a string or absent, never null: the gateway has none to give.
+    expect(res.body).not.toHaveProperty('system_fingerprint');
     expect(res.body.usage.prompt_tokens_details.cached_tokens).toBe(4);
     expect(res.headers['x-process-id']).toBe(res.body.process_id);
   });
@@ -540,6 +477,7 @@ describe('chat completions', () => {
     expect(data.at(-1)).toBe('[DONE]');
     const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
     for (const chunk of chunks) expectComponent('ChatCompletionChunk', chunk);
+    for (const chunk of chunks) expect(chunk).not.toHaveProperty('system_fingerprint');
     expect(chunks[0].choices[0].delta.role).toBe('assistant');
     expect(chunks[0].process_id).toBe(res.headers['x-process-id']);
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello, world');
@@ -680,6 +618,11 @@ describe('processes and events', () => {
     const route = await call(fake, 'GET', '/v1/nothing-here');
     expectError(route, 404, 'unknown_route');
     expectComponent('Error', route.body);
+    // A path that exists under other methods (test/spec-fuzz.test.ts tries every undeclared one).
+    const method = await call(fake, 'PUT', `/v1/processes/${unknown}`);
+    expectError(method, 405, 'method_not_allowed');
+    expectComponent('Error', method.body);
+    expect(method.headers.allow).toBe('GET, HEAD, DELETE');
   });
 });
 

@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
-import { type TestGateway, startGateway } from './support/gateway.js';
+import { RUN_SANDBOX_TESTS, type TestGateway, startGateway } from './support/gateway.js';
 
 const KEY = 'gw-secret-key-7f3a';
+const UPSTREAM_KEY = 'sk-ant-upstream-credential-51c9';
 let mock: MockUpstream;
 let gw: TestGateway;
 
@@ -13,7 +14,7 @@ beforeAll(async () => {
   gw = await startGateway({
     mock,
     env: { ALLOWED_TOOLS: 'Bash,Read', GATEWAY_API_KEYS: KEY },
-    parentEnv: { GATEWAY_API_KEYS: KEY, SECRET_OF_THE_GATEWAY: 'do-not-leak' },
+    parentEnv: { GATEWAY_API_KEYS: KEY, SECRET_OF_THE_GATEWAY: 'do-not-leak', ANTHROPIC_API_KEY: UPSTREAM_KEY },
   });
 });
 afterAll(async () => {
@@ -125,9 +126,41 @@ describe('Claude Code tools through the real CLI', () => {
     const res = await post({ messages: [{ role: 'user', content: 'show env' }], allowed_tools: ['Bash(env)'] });
     expect(res.status).toBe(200);
     const toolOutput = requestsFor('show env')[1]!.lastUserText;
-    expect(toolOutput).toContain('CLAUDE_CONFIG_DIR=');
+    expect(toolOutput).toContain('PATH=');
     expect(toolOutput).not.toContain(KEY);
     expect(toolOutput).not.toContain('do-not-leak');
     expect(toolOutput).not.toContain('GATEWAY_API_KEYS');
+  });
+
+  it.runIf(RUN_SANDBOX_TESTS)("keeps the upstream credential out of reach of the tools (the CLI's sandbox)", async () => {
+    // What a prompt-injected model would try: the environment, the variable, and the CLI's own process's.
+    const command = 'env; printenv ANTHROPIC_API_KEY; cat /proc/[0-9]*/environ | tr "\\0" "\\n" | grep ANTHROPIC_API_KEY; echo PROBE-DONE';
+    mock.on('leak the key', { kind: 'tool_use', name: 'Bash', input: { command } });
+    const res = await post({ messages: [{ role: 'user', content: 'leak the key' }], allowed_tools: ['Bash'] });
+    expect(res.status).toBe(200);
+    const [first, second] = requestsFor('leak the key');
+    expect(first!.headers['x-api-key']).toBe(UPSTREAM_KEY); // the CLI itself has it
+    const toolResult = second!.body.messages.at(-1).content.find((b: { type: string }) => b.type === 'tool_result');
+    const output = JSON.stringify(toolResult.content);
+    expect(output).toContain('PROBE-DONE'); // the command ran
+    expect(output).toContain('PATH=');
+    expect(output).not.toContain(UPSTREAM_KEY);
+  });
+
+  it('answers 503 tool_sandbox_unavailable when the sandbox cannot start (no bubblewrap on PATH)', async () => {
+    const g = await startGateway({ mock, env: { ALLOWED_TOOLS: 'Bash', POOL_SIZE: '0', TOOL_SANDBOX: '1' }, parentEnv: { PATH: '/nonexistent' } });
+    try {
+      const res = await fetch(`${g.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'sonnet', messages: [{ role: 'user', content: 'no sandbox' }], tools: [{ type: 'function', function: { name: 'Bash' } }] }),
+      });
+      const body = (await res.json()) as any;
+      expect(res.status).toBe(503);
+      expect(body.error).toMatchObject({ code: 'tool_sandbox_unavailable', message: expect.stringContaining('TOOL_SANDBOX') });
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      await g.close();
+    }
   });
 });

@@ -21,3 +21,13 @@ export function childEnv(
   env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
   return env;
 }
+
+/**
+ * A run's environment. With Claude Code tools enabled and `sandbox` on, the CLI runs their
+ * subprocesses (Bash and the like) in its bubblewrap sandbox, with its credentials
+ * (ANTHROPIC_API_KEY, the OAuth token, …) scrubbed from their environment and its own process, whose
+ * environment holds them, out of their sight.
+ */
+export function runEnv(env: Record<string, string>, tools: readonly string[], sandbox: boolean): Record<string, string> {
+  return sandbox && tools.length ? { ...env, CLAUDE_CODE_SUBPROCESS_ENV_SCRUB: '1' } : env;
+}

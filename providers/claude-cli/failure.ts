@@ -9,6 +9,7 @@ import {
 import type { CliExit } from './spawn.js';
 
 const NO_SESSION = /No conversation found with session ID/i;
+const NO_SANDBOX = /bubblewrap is required|sandbox\.bwrapPath/i;
 
 /** Why a run that printed no usable result failed, from its exit status and raw output. */
 export function cliFailure(bin: string, exit: CliExit, stdout: string, sessionId: string): GatewayError {
@@ -18,6 +19,13 @@ export function cliFailure(bin: string, exit: CliExit, stdout: string, sessionId
   }
   if (NO_SESSION.test(exit.stderr)) {
     return new NotFoundError(`session ${sessionId} does not exist`, 'session_id', 'session_not_found');
+  }
+  if (NO_SANDBOX.test(exit.stderr)) {
+    return new ServiceUnavailableError(
+      "Claude Code tools run in the CLI's sandbox (TOOL_SANDBOX=1), which needs bubblewrap (bwrap) and socat on the " +
+        `gateway's host; TOOL_SANDBOX=0 runs them without it, the upstream credential readable to them (${excerpt(exit.stderr)})`,
+      'tool_sandbox_unavailable',
+    );
   }
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
   const detail = stdout.trim()

@@ -1,27 +1,30 @@
 import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BadCliOutputError, CliNotFoundError, excerpt } from '../../src/errors.js';
-import type { Provider, ProviderEvent, ProviderHealth, ProviderRequest, SessionSettings } from '../types.js';
-import { type SpawnProfile, liveArgs } from './args.js';
-import { childEnv } from './env.js';
+import type { Provider, ProviderEvent, ProviderHealth, ProviderRequest, SessionSettings, WaitingRunLoss } from '../types.js';
+import { type SpawnProfile, liveArgs, writeSpawnFiles } from './args.js';
+import { childEnv, runEnv } from './env.js';
 import { LiveCliProcess } from './live-process.js';
 import { listModels, resolveModel } from './models.js';
 import { type OneShotContext, runOneShot } from './one-shot.js';
 import { type PoolOptions, ProcessPool } from './pool.js';
 import { spawnCli } from './spawn.js';
+import { StructuredOutputSchemas } from './structured-output.js';
 import { SystemPromptFiles } from './system-prompt.js';
 
 export interface ClaudeCliOptions {
   bin: string;
   claudeConfigDir: string;
   envPassthrough: readonly string[];
+  /** Claude Code tools' subprocesses run in the CLI's sandbox, without its credentials (env.ts). */
+  toolSandbox: boolean;
   killGraceMs: number;
   /** A private directory for per-run files (system prompts). */
   tmpDir: string;
   /** The gateway's environment, filtered into the child's. */
   parentEnv?: NodeJS.ProcessEnv;
   /** Long-lived processes (warm pool, hot sessions); without it every run is a one-shot `claude -p`. */
-  pool?: Omit<PoolOptions, 'spawn' | 'onError'>;
+  pool?: Omit<PoolOptions, 'spawn' | 'onError' | 'onRunLost'>;
   onError?(err: unknown): void;
 }
 
@@ -29,23 +32,41 @@ export class ClaudeCliProvider implements Provider {
   readonly name = 'claude-cli';
   private readonly ctx: OneShotContext;
   private readonly pool: ProcessPool | undefined;
+  private readonly schemas = new StructuredOutputSchemas();
+  private readonly lostRunListeners: ((sessionId: string, why: WaitingRunLoss) => void)[] = [];
 
   constructor(private readonly opts: ClaudeCliOptions) {
     const env = childEnv(opts.parentEnv ?? process.env, {
       claudeConfigDir: opts.claudeConfigDir,
       passthrough: opts.envPassthrough,
     });
-    this.ctx = { bin: opts.bin, env, killGraceMs: opts.killGraceMs, prompts: new SystemPromptFiles(opts.tmpDir) };
+    this.ctx = { bin: opts.bin, env, toolSandbox: opts.toolSandbox, killGraceMs: opts.killGraceMs, prompts: new SystemPromptFiles(opts.tmpDir) };
     // Also with POOL_SIZE=0: client functions need a long-lived process to wait in.
     if (opts.pool) {
-      this.pool = new ProcessPool({ ...opts.pool, spawn: (p, s) => this.spawnLive(p, s), onError: opts.onError });
+      this.pool = new ProcessPool({
+        ...opts.pool,
+        spawn: (p, s) => this.spawnLive(p, s),
+        onError: opts.onError,
+        onRunLost: (sessionId, why) => {
+          for (const listener of this.lostRunListeners) listener(sessionId, why);
+        },
+      });
     }
   }
 
-  /** Pooled (long-lived) unless the pool is off and nothing needs a process that stays. */
+  /**
+   * Pooled (long-lived) unless the pool is off and nothing needs a process that stays, or its control
+   * protocol: client functions and the structured-output schema (which, sent in the initialize
+   * request, stays out of argv) do.
+   */
   private pooled(req: ProviderRequest): ProcessPool | undefined {
     if (!this.pool) return undefined;
-    return (this.opts.pool!.size > 0 && this.pool.verified) || req.clientTools.length || req.toolResults ? this.pool : undefined;
+    const needsLive = req.clientTools.length || req.toolResults || req.jsonSchema;
+    return (this.opts.pool!.size > 0 && this.pool.verified) || needsLive ? this.pool : undefined;
+  }
+
+  onWaitingRunLost(listener: (sessionId: string, why: WaitingRunLoss) => void): void {
+    this.lostRunListeners.push(listener);
   }
 
   findWaitingRun(toolCallIds: string[]): string | undefined {
@@ -57,6 +78,7 @@ export class ClaudeCliProvider implements Provider {
   }
 
   start(): void {
+    this.ctx.prompts.sweep();
     this.pool?.start();
   }
 
@@ -64,7 +86,7 @@ export class ClaudeCliProvider implements Provider {
   resolveModel = resolveModel;
 
   reserveSession(settings: SessionSettings): string | undefined {
-    if (this.pool && !this.pool.verified && !settings.clientTools.length) {
+    if (this.pool && !this.pool.verified && !settings.clientTools.length && !settings.jsonSchema) {
       this.pool.start(); // keep trying to warm up; meanwhile this completion runs one-shot
       return undefined;
     }
@@ -73,6 +95,10 @@ export class ClaudeCliProvider implements Provider {
 
   releaseSession(sessionId: string): void {
     this.pool?.release(sessionId);
+  }
+
+  prepareJsonSchema(schema: Record<string, unknown>): Record<string, unknown> {
+    return this.schemas.prepare(schema);
   }
 
   stats() {
@@ -90,6 +116,8 @@ export class ClaudeCliProvider implements Provider {
 
   async close(): Promise<void> {
     await this.pool?.close();
+    // Also the files of processes whose exit has not been handled yet, or still starting.
+    await this.ctx.prompts.removeAll();
   }
 
   /** A turn on a pooled process; one that died before anything reached the client is retried once. */
@@ -115,18 +143,24 @@ export class ClaudeCliProvider implements Provider {
   }
 
   private async spawnLive(profile: SpawnProfile, session: { id: string; resume: boolean }): Promise<LiveCliProcess> {
-    const systemFile = await this.ctx.prompts.write(profile.systemPrompt);
-    const proc = new LiveCliProcess({
-      bin: this.ctx.bin,
-      args: liveArgs(profile, session, systemFile),
-      cwd: profile.cwd,
-      env: this.ctx.env,
-      sessionId: session.id,
-      killGraceMs: this.ctx.killGraceMs,
-      clientTools: profile.clientTools.length ? { tools: profile.clientTools, parallel: profile.parallelToolCalls } : undefined,
-      structuredOutput: Boolean(profile.jsonSchema),
-    });
-    void proc.exited.then(() => this.ctx.prompts.remove(systemFile));
+    const files = await writeSpawnFiles(this.ctx.prompts, profile);
+    let proc: LiveCliProcess;
+    try {
+      proc = new LiveCliProcess({
+        bin: this.ctx.bin,
+        args: liveArgs(profile, session, files),
+        cwd: profile.cwd,
+        env: runEnv(this.ctx.env, profile.toolPolicy.tools, this.opts.toolSandbox),
+        sessionId: session.id,
+        killGraceMs: this.ctx.killGraceMs,
+        clientTools: profile.clientTools.length ? { tools: profile.clientTools, parallel: profile.parallelToolCalls } : undefined,
+        jsonSchema: profile.jsonSchema,
+      });
+    } catch (err) {
+      await this.ctx.prompts.remove(files.systemPrompt, files.settings);
+      throw err;
+    }
+    void proc.exited.then(() => this.ctx.prompts.remove(files.systemPrompt, files.settings));
     return proc;
   }
 

@@ -15,8 +15,8 @@ export interface LiveProcessOptions {
   env: Record<string, string>;
   sessionId: string;
   killGraceMs: number;
-  /** Runs are asked for structured output (`--json-schema`). */
-  structuredOutput?: boolean;
+  /** Structured output: every run's answer must be JSON valid against this schema. */
+  jsonSchema?: Record<string, unknown>;
   /** The client's functions, answered over the control protocol. */
   clientTools?: { tools: readonly ClientTool[]; parallel: boolean };
 }
@@ -108,11 +108,15 @@ export class LiveCliProcess {
         this.send({ type: 'control_response', response: { subtype: 'success', request_id: requestId, response: { mcp_response } } }),
       );
     }
-    // The SDK's handshake: it registers the client's tool server, and its answer shows the CLI
-    // speaks the long-lived protocol at all, without touching the conversation.
-    this.initialized = this.control({ subtype: 'initialize', hooks: {}, ...(this.bridge ? { sdkMcpServers: [CLIENT_SERVER] } : {}) }).then(
-      (r) => r.subtype === 'success',
-    );
+    // The SDK's handshake: it registers the client's tool server and the structured-output schema
+    // (as the SDK does: `--json-schema` would show it in `ps`), and its answer shows the CLI speaks
+    // the long-lived protocol at all, without touching the conversation.
+    this.initialized = this.control({
+      subtype: 'initialize',
+      hooks: {},
+      ...(this.bridge ? { sdkMcpServers: [CLIENT_SERVER] } : {}),
+      ...(opts.jsonSchema ? { jsonSchema: opts.jsonSchema } : {}),
+    }).then((r) => r.subtype === 'success');
     void this.pump();
   }
 
@@ -163,7 +167,7 @@ export class LiveCliProcess {
           this.bridge?.reset();
           if (signal.aborted) break;
           done = true;
-          yield { type: 'result', result: mapCliResult(run.out.result, run.out.excerpt(), this.opts.structuredOutput) };
+          yield { type: 'result', result: mapCliResult(run.out.result, run.out, Boolean(this.opts.jsonSchema)) };
           return;
         }
         if (run.out.toolStop && !signal.aborted) {

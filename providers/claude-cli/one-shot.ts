@@ -1,5 +1,6 @@
 import type { ProviderEvent, ProviderRequest } from '../types.js';
-import { oneShotArgs } from './args.js';
+import { type SpawnFiles, oneShotArgs, writeSpawnFiles } from './args.js';
+import { runEnv } from './env.js';
 import { cliFailure } from './failure.js';
 import { CliOutput } from './output.js';
 import { mapCliResult } from './result.js';
@@ -9,23 +10,33 @@ import type { SystemPromptFiles } from './system-prompt.js';
 export interface OneShotContext {
   bin: string;
   env: Record<string, string>;
+  toolSandbox: boolean;
   killGraceMs: number;
   prompts: SystemPromptFiles;
 }
 
 /** One `claude -p` run per completion: spawn, prompt on stdin, parse, exit. */
 export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+  const files = await writeSpawnFiles(ctx.prompts, req);
+  // Removed on every way out: answered, failed, cancelled, or the CLI not even started.
+  try {
+    yield* run(ctx, req, signal, files);
+  } finally {
+    await ctx.prompts.remove(files.systemPrompt, files.settings);
+  }
+}
+
+async function* run(ctx: OneShotContext, req: ProviderRequest, signal: AbortSignal, files: SpawnFiles): AsyncGenerator<ProviderEvent> {
   // Our own controller too: a consumer that stops iterating early must not leave the CLI running.
   const local = new AbortController();
   const relay = () => local.abort(signal.reason);
   if (signal.aborted) relay();
   else signal.addEventListener('abort', relay, { once: true });
-  const systemFile = await ctx.prompts.write(req.systemPrompt);
   const proc = spawnCli({
     bin: ctx.bin,
-    args: oneShotArgs(req, systemFile),
+    args: oneShotArgs(req, files),
     cwd: req.cwd,
-    env: ctx.env,
+    env: runEnv(ctx.env, req.toolPolicy.tools, ctx.toolSandbox),
     stdin: req.prompt,
     signal: local.signal,
     killGraceMs: ctx.killGraceMs,
@@ -38,7 +49,7 @@ export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, sig
       // The result line ends the answer: hand it on without waiting for the exit.
       if (out.result && !answered) {
         answered = true;
-        yield { type: 'result', result: mapCliResult(out.result, out.excerpt(), Boolean(req.jsonSchema)) };
+        yield { type: 'result', result: mapCliResult(out.result, out, Boolean(req.jsonSchema)) };
       }
     }
     const exit = await proc.exit;
@@ -46,12 +57,11 @@ export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, sig
     if (answered) return;
     const result = out.finish();
     if (!result) throw cliFailure(ctx.bin, exit, out.excerpt(), req.sessionId);
-    yield { type: 'result', result: mapCliResult(result, out.excerpt(), Boolean(req.jsonSchema)) };
+    yield { type: 'result', result: mapCliResult(result, out, Boolean(req.jsonSchema)) };
   } finally {
     if (!out.result) local.abort(new Error('run abandoned'));
     signal.removeEventListener('abort', relay);
     // Returning only once the CLI is gone keeps a session's next turn off a transcript still being written.
     await proc.exit;
-    await ctx.prompts.remove(systemFile);
   }
 }

@@ -57,6 +57,10 @@ export class CliOutput {
   result: Json | undefined;
   /** Set when the current message stopped to wait for client calls. */
   toolStop: ToolStop | undefined;
+  /** The tools the run has (its `system/init` event), once known. */
+  tools: string[] | undefined;
+  /** The CLI's last retry delay after an upstream error: it follows the upstream's `retry-after`. */
+  retryDelayMs: number | undefined;
 
   constructor(private readonly streaming: boolean) {}
 
@@ -91,6 +95,10 @@ export class CliOutput {
         }));
       case 'result':
         this.result = msg;
+        return [];
+      case 'system':
+        if (msg.subtype === 'init' && Array.isArray(msg.tools)) this.tools = msg.tools.map(String);
+        if (msg.subtype === 'api_retry' && typeof msg.retry_delay_ms === 'number') this.retryDelayMs = msg.retry_delay_ms;
         return [];
       default:
         return [];

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { ProviderRequest } from '../types.js';
+import type { ProviderRequest, WaitingRunLoss } from '../types.js';
 import { type SpawnProfile, profileKey, profileOf } from './args.js';
 import type { LiveCliProcess } from './live-process.js';
 
 export interface PoolOptions {
   /** Warm processes kept ready per profile in use (the default profile always). */
   size: number;
-  /** Live processes at most: warm, reserved, busy and hot together. */
+  /** Live processes at most: warm, reserved, busy, hot and waiting together. */
   maxProcesses: number;
+  /** Runs waiting for client calls at most: beyond it the one waiting longest is evicted. */
+  maxParked: number;
   /** How long a session's process stays hot after its turn (and a warm one of a profile out of use). */
   hotTtlMs: number;
   /** Turns after which a process is recycled (the CLI grows with use). */
@@ -17,11 +19,13 @@ export interface PoolOptions {
   defaultProfile: SpawnProfile;
   spawn(profile: SpawnProfile, session: { id: string; resume: boolean }): Promise<LiveCliProcess>;
   onError?(err: unknown): void;
+  /** A waiting run ended without its results: its process exited, or it was evicted. */
+  onRunLost?(sessionId: string, why: WaitingRunLoss): void;
 }
 
 /**
  * `probing`: just started, answering the initialize handshake before it counts as warm; `waiting`: its run waits
- * for the results of client function calls (not idle, not evictable).
+ * for the results of client function calls (not idle: evicted only to keep within the bounds).
  */
 type State = 'probing' | 'warm' | 'reserved' | 'busy' | 'hot' | 'waiting' | 'closing';
 
@@ -131,7 +135,7 @@ export class ProcessPool {
     }
     // A session's process with another profile (or on its way out) goes first: one process per session.
     if (mine) await this.retire(mine);
-    this.makeRoom();
+    this.makeRoom(0, undefined, true);
     const proc = await this.opts.spawn(profileOf(req), { id: req.sessionId, resume: req.resume });
     return this.add(proc, key, profileOf(req), 'busy');
   }
@@ -141,9 +145,10 @@ export class ProcessPool {
     if (!this.entries.has(entry)) return;
     entry.lastUsed = Date.now();
     if (!entry.proc.isAlive) return;
-    // A run waiting on the client stays as it is: its TTL is the caller's to enforce.
+    // A run waiting on the client stays as it is (its TTL is the caller's to enforce), within MAX_PARKED_RUNS.
     if (entry.proc.waitingFor.length) {
       this.setState(entry, 'waiting');
+      while (this.count((e) => e.state === 'waiting') > this.opts.maxParked && this.evictParked(entry));
       return;
     }
     // Memory is read from /proc every few turns only: it grows slowly, and the read is not free.
@@ -189,6 +194,8 @@ export class ProcessPool {
     void proc.exited.then(() => {
       clearTimeout(entry.timer);
       this.entries.delete(entry);
+      // Its caller learns at once, not at the end of the wait's TTL.
+      if (entry.state === 'waiting') this.opts.onRunLost?.(proc.sessionId, 'exited');
       if ((entry.state === 'warm' || entry.state === 'probing') && Date.now() - born < EARLY_DEATH_MS) {
         this.refillBlockedUntil.set(key, Date.now() + REFILL_BACKOFF_MS);
       }
@@ -301,9 +308,10 @@ export class ProcessPool {
 
   /**
    * Frees a place for a new process (with `starting` more already on their way): the least
-   * recently used idle one goes, warm before hot, never a warm one of `forKey` itself.
+   * recently used idle one goes, warm before hot, never a warm one of `forKey` itself; with none
+   * idle and `parkedToo` (a request needs the place), the run waiting longest for the client.
    */
-  private makeRoom(starting = 0, forKey?: string): void {
+  private makeRoom(starting = 0, forKey?: string, parkedToo = false): void {
     if (this.occupied + starting < this.opts.maxProcesses) return;
     let victim: PoolEntry | undefined;
     for (const e of this.entries) {
@@ -316,5 +324,24 @@ export class ProcessPool {
       if (better) victim = e;
     }
     if (victim) void this.retire(victim);
+    else if (parkedToo) this.evictParked();
+  }
+
+  /**
+   * Ends the run waiting longest for the client (not `keep`), its caller told, and frees its process:
+   * interrupted first, so that the CLI does not go on to the model without the results. Results
+   * that arrive later find no waiting run and take the caller's fallback.
+   */
+  private evictParked(keep?: PoolEntry): boolean {
+    let victim: PoolEntry | undefined;
+    for (const e of this.entries) {
+      if (e.state === 'waiting' && e !== keep && (!victim || e.lastUsed < victim.lastUsed)) victim = e;
+    }
+    if (!victim) return false;
+    const entry = victim;
+    this.setState(entry, 'closing');
+    this.opts.onRunLost?.(entry.proc.sessionId, 'evicted');
+    void entry.proc.cancelWaiting().then(() => this.retire(entry));
+    return true;
   }
 }

@@ -6,6 +6,8 @@ import {
   excerpt,
 } from '../../src/errors.js';
 import type { FinishReason, ProviderResult } from '../types.js';
+import type { CliOutput } from './output.js';
+import { STRUCTURED_OUTPUT_TOOL, schemaRefused } from './structured-output.js';
 
 const count = z.number().nonnegative().catch(0).default(0);
 
@@ -31,25 +33,31 @@ export const cliResultSchema = z.looseObject({
 });
 export type CliResult = z.infer<typeof cliResultSchema>;
 
-/** Upstream HTTP statuses the CLI reports, mapped to what they mean to the gateway's client. */
-const UPSTREAM_STATUS: Record<number, { status: number; type: string; code: string }> = {
+/**
+ * Upstream HTTP statuses the CLI reports, mapped to what they mean to the gateway's client; for a 429
+ * or 503 with when to retry, in seconds, when the CLI did not retry itself (the CLI never passes the
+ * upstream's `retry-after` on; it has already retried 429s for minutes unless told not to).
+ */
+const UPSTREAM_STATUS: Record<number, { status: number; type: string; code: string; retryAfterS?: number }> = {
   400: { status: 400, type: 'invalid_request_error', code: 'upstream_invalid_request' },
   401: { status: 401, type: 'authentication_error', code: 'upstream_authentication_error' },
   403: { status: 403, type: 'permission_error', code: 'upstream_permission_error' },
   404: { status: 404, type: 'invalid_request_error', code: 'upstream_not_found' },
   413: { status: 413, type: 'invalid_request_error', code: 'upstream_request_too_large' },
-  429: { status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited' },
+  429: { status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited', retryAfterS: 30 },
   500: { status: 502, type: 'api_error', code: 'upstream_server_error' },
-  503: { status: 503, type: 'overloaded_error', code: 'upstream_overloaded' },
-  529: { status: 503, type: 'overloaded_error', code: 'upstream_overloaded' },
+  503: { status: 503, type: 'overloaded_error', code: 'upstream_overloaded', retryAfterS: 10 },
+  529: { status: 503, type: 'overloaded_error', code: 'upstream_overloaded', retryAfterS: 10 },
 };
 
-function upstreamError(res: CliResult): GatewayError {
+function upstreamError(res: CliResult, out: CliOutput): GatewayError {
   const text = res.result ?? res.errors?.join('; ') ?? 'unknown error';
   const status = res.api_error_status;
   if (typeof status === 'number') {
     const known = UPSTREAM_STATUS[status] ?? { status: 502, type: 'api_error', code: 'upstream_error' };
-    return new UpstreamError(known.status, known.type, `upstream Anthropic API error ${status}: ${text}`, known.code, res);
+    // The CLI's last retry delay follows the upstream's retry-after: the best hint there is.
+    const retryAfter = out.retryDelayMs !== undefined ? out.retryDelayMs / 1000 : known.retryAfterS;
+    return new UpstreamError(known.status, known.type, `upstream Anthropic API error ${status}: ${text}`, known.code, res, retryAfter);
   }
   if (/not logged in/i.test(text)) {
     return new UpstreamError(
@@ -75,23 +83,25 @@ function finishReason(res: CliResult): FinishReason {
 }
 
 /**
- * Turns a parsed CLI result into the provider's result, or throws the error it stands for.
- * `structured`: the run was asked for structured output (`--json-schema`).
+ * Turns a parsed CLI result into the provider's result, or throws the error it stands for; `out`
+ * is the run's output so far. `structured`: the run was asked for structured output.
  */
-export function mapCliResult(raw: unknown, rawText: string, structured = false): ProviderResult {
+export function mapCliResult(raw: unknown, out: CliOutput, structured = false): ProviderResult {
   const parsed = cliResultSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new BadCliOutputError(`the Claude CLI printed a result the gateway cannot read: ${excerpt(rawText)}`);
+    throw new BadCliOutputError(`the Claude CLI printed a result the gateway cannot read: ${excerpt(out.excerpt())}`);
   }
   const res = parsed.data;
   const limited = res.subtype === 'error_max_turns' || res.subtype === 'error_max_budget_usd';
   if (res.subtype === 'error_during_execution') {
     throw new BadCliOutputError(`the Claude CLI run was aborted (${res.terminal_reason ?? 'unknown reason'})`, 'cli_aborted', res);
   }
-  if ((res.is_error && !limited) || res.terminal_reason === 'api_error') throw upstreamError(res);
-  // With --json-schema the answer is the structured output; a run that ends without it failed.
+  if ((res.is_error && !limited) || res.terminal_reason === 'api_error') throw upstreamError(res, out);
+  // With a schema the answer is the structured output; a run that ends without it failed.
   const output = (res as { structured_output?: unknown }).structured_output;
   if (structured && (output === undefined || output === null) && !limited) {
+    // A schema the CLI refused (given in initialize, it says so only by leaving the tool out).
+    if (out.tools && !out.tools.includes(STRUCTURED_OUTPUT_TOOL)) throw schemaRefused(`its run has no ${STRUCTURED_OUTPUT_TOOL} tool`);
     throw new BadCliOutputError(
       'the model finished without producing the structured output the response_format asks for',
       'structured_output_missing',

@@ -42,7 +42,6 @@ export function toChatCompletion(ids: CompletionIds, result: ProviderResult): Ch
       },
     ],
     usage: toUsage(result.usage),
-    system_fingerprint: null,
     session_id: result.sessionId,
     process_id: ids.processId,
     claude_metadata: result.raw,

@@ -49,7 +49,7 @@ const responseFormat = z.discriminatedUnion('type', [
     json_schema: z.looseObject({
       name: z.string().min(1).max(64),
       description: z.string().optional(),
-      // It becomes a CLI argument: bounded well below the kernel's limit for one argument.
+      // Checked and compiled before the run, then sent in the CLI's initialize request: kept small.
       schema: z
         .record(z.string(), z.unknown())
         .refine((v) => JSON.stringify(v).length <= 64 * 1024, 'must be at most 64 KiB as JSON')
@@ -70,6 +70,8 @@ const toolChoice = z.union([
  */
 export const TOOL_RULE = /^[A-Za-z][A-Za-z0-9_-]{0,63}(?:\([^(),\u0000-\u001f]{1,512}\))?$/;
 const toolRule = z.string().regex(TOOL_RULE, 'must be a tool name or a rule like "Bash(git *)"');
+/** Any integer, as JSON Schema's `integer` (zod's `.int()` stops at 2^53; clients send int64 seeds). */
+const wholeNumber = z.number().refine(Number.isInteger, 'expected an integer');
 
 export const chatCompletionRequestSchema = z.looseObject({
   model: z.string().min(1).max(200),
@@ -90,11 +92,11 @@ export const chatCompletionRequestSchema = z.looseObject({
   // Accepted and ignored (README lists them); typed so nonsense still gets a 400.
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
-  max_tokens: z.number().int().min(1).nullish(),
-  max_completion_tokens: z.number().int().min(1).nullish(),
+  max_tokens: wholeNumber.min(1).nullish(),
+  max_completion_tokens: wholeNumber.min(1).nullish(),
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
-  seed: z.number().int().nullish(),
+  seed: wholeNumber.nullish(),
   user: z.string().nullish(),
   stop: z.union([z.string(), z.array(z.string())]).nullish(),
 });
@@ -133,7 +135,7 @@ export const chatCompletionSchema = z.object({
     }),
   ),
   usage: usageSchema,
-  system_fingerprint: z.null(),
+  // No system_fingerprint: OpenAI's schema allows a string or nothing, and there is no backend fingerprint to give.
   session_id: z.string(),
   process_id: z.string(),
   claude_metadata: z.record(z.string(), z.unknown()),

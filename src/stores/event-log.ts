@@ -1,6 +1,6 @@
 import { withoutInternal } from '../event-bus.js';
 import { type BusEvent, type GatewayEvent, gatewayEventSchema } from '../process-types.js';
-import { appendJsonl, readJsonl, rewriteJsonl } from './jsonl-file.js';
+import type { JsonlFiles } from './jsonl-file.js';
 
 /**
  * The bus's events on disk, so `seq` keeps increasing and `since` replays survive a restart.
@@ -14,21 +14,18 @@ export class EventLog {
     private readonly file: string,
     retention: number,
     resultOf: (processId: string) => GatewayEvent['result'] | undefined,
+    private readonly files: JsonlFiles,
   ) {
-    const events: GatewayEvent[] = [];
-    for (const line of readJsonl(file)) {
-      const parsed = gatewayEventSchema.safeParse(line);
-      if (parsed.success) events.push(parsed.data);
-    }
+    const events = files.load(file, gatewayEventSchema);
     // Keep at least the newest event, so seq never goes back even with retention 0.
     const kept = events.slice(-Math.max(retention, 1));
-    rewriteJsonl(file, kept);
+    files.rewrite(file, kept);
     this.history = kept.map((e) => (carriesResult(e) ? { ...e, result: resultOf(e.process_id) } : e));
   }
 
   append(event: BusEvent): void {
     const { result: _result, ...rest } = withoutInternal(event);
-    appendJsonl(this.file, rest);
+    this.files.append(this.file, rest, 'the event log');
   }
 }
 

@@ -1,5 +1,5 @@
 import { type BusEvent, type ProcessRecord, type ProcessStatus, TERMINAL, processRecordSchema } from '../process-types.js';
-import { appendJsonl, readJsonl, rewriteJsonl } from './jsonl-file.js';
+import type { JsonlFiles } from './jsonl-file.js';
 
 export interface ListQuery {
   status?: ProcessStatus;
@@ -19,15 +19,14 @@ export class ProcessStore {
   constructor(
     private readonly file: string,
     private readonly retention: number,
+    private readonly files: JsonlFiles,
   ) {
-    for (const line of readJsonl(file)) {
-      const parsed = processRecordSchema.safeParse(line);
-      if (!parsed.success) continue;
-      this.records.delete(parsed.data.id); // re-insert: Map order stays creation order
-      this.records.set(parsed.data.id, parsed.data);
+    for (const record of files.load(file, processRecordSchema)) {
+      this.records.delete(record.id); // re-insert: Map order stays creation order
+      this.records.set(record.id, record);
     }
     this.trim();
-    rewriteJsonl(file, [...this.records.values()]);
+    files.rewrite(file, [...this.records.values()]);
   }
 
   /** Records a previous run of the gateway left queued or running. */
@@ -35,6 +34,11 @@ export class ProcessStore {
     return [...this.records.values()].filter((r) => !TERMINAL.includes(r.status));
   }
 
+  /**
+   * Follows one event; a snapshot that cannot be written throws its StorageError to the publisher.
+   * Memory then goes back to the previous record: it never shows what the disk does not have,
+   * except a failure, kept even unwritten so that a process never stays `running`.
+   */
   apply(event: BusEvent): void {
     const prev = this.records.get(event.process_id);
     let next: ProcessRecord | undefined;
@@ -79,7 +83,15 @@ export class ProcessStore {
     }
     if (!next) return;
     this.records.set(next.id, next);
-    appendJsonl(this.file, next);
+    try {
+      this.files.append(this.file, next, 'the process record');
+    } catch (err) {
+      if (next.status !== 'failed') {
+        if (prev) this.records.set(next.id, prev);
+        else this.records.delete(next.id);
+      }
+      throw err;
+    }
     if (event.type === 'PROCESS_QUEUED') this.trim();
   }
 

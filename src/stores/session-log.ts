@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { BusEvent } from '../process-types.js';
-import { appendJsonl } from './jsonl-file.js';
+import type { JsonlFiles } from './jsonl-file.js';
 
 /**
  * `$LOG_DIR/<session_id>.jsonl`: per turn a request line, then a response or error line (tool
@@ -8,10 +8,14 @@ import { appendJsonl } from './jsonl-file.js';
  * file names.
  */
 export class SessionLog {
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly files: JsonlFiles,
+  ) {}
 
+  /** A line that cannot be written (disk full, data that does not serialize) fails the publisher. */
   private write(sessionId: string, line: Record<string, unknown>): void {
-    appendJsonl(path.join(this.dir, `${sessionId}.jsonl`), line);
+    this.files.append(path.join(this.dir, `${sessionId}.jsonl`), line, 'the session log');
   }
 
   apply(e: BusEvent): void {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendJsonl, readJsonl } from './jsonl-file.js';
+import type { JsonlFiles } from './jsonl-file.js';
 
 const sessionSchema = z.object({ session_id: z.string(), cwd: z.string(), created_at: z.number() });
 export type SessionEntry = z.infer<typeof sessionSchema>;
@@ -8,11 +8,13 @@ export type SessionEntry = z.infer<typeof sessionSchema>;
 export class SessionStore {
   private readonly sessions = new Map<string, SessionEntry>();
 
-  constructor(private readonly file: string) {
-    for (const line of readJsonl(file)) {
-      const parsed = sessionSchema.safeParse(line);
-      if (parsed.success) this.sessions.set(parsed.data.session_id, parsed.data);
-    }
+  constructor(
+    private readonly file: string,
+    private readonly files: JsonlFiles,
+  ) {
+    for (const entry of files.load(file, sessionSchema)) this.sessions.set(entry.session_id, entry);
+    // Compacted like the other stores, so lines set aside as unreadable are not reported again.
+    files.rewrite(file, [...this.sessions.values()]);
   }
 
   get(id: string): SessionEntry | undefined {
@@ -23,8 +25,9 @@ export class SessionStore {
     const existing = this.sessions.get(id);
     if (existing) return existing;
     const entry = { session_id: id, cwd, created_at: now };
+    // Written first: a session the gateway could not record does not exist.
+    this.files.append(this.file, entry, 'the session index');
     this.sessions.set(id, entry);
-    appendJsonl(this.file, entry);
     return entry;
   }
 }

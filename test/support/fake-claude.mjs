@@ -52,7 +52,7 @@ const delta = (text) => ev({ type: 'content_block_delta', index: 0, delta: { typ
 const init = () =>
   line({
     type: 'system', subtype: 'init', session_id: sessionId, cwd: process.cwd(), model, permissionMode: 'default',
-    tools: [], mcp_servers: [], apiKeySource: 'ANTHROPIC_API_KEY', claude_code_version: '2.1.331', uuid: randomUUID(),
+    tools: hasSchema && !schemaRefused ? ['StructuredOutput'] : [], mcp_servers: [], apiKeySource: 'ANTHROPIC_API_KEY', claude_code_version: '2.1.331', uuid: randomUUID(),
   });
 const assistant = (text) =>
   line({
@@ -60,9 +60,15 @@ const assistant = (text) =>
     parent_tool_use_id: null, session_id: sessionId, uuid: randomUUID(),
   });
 const usage = { input_tokens: 3, output_tokens: 2, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+// Structured output, like the real CLI: with a schema (--json-schema, or `jsonSchema` in the initialize
+// request) a turn has the StructuredOutput tool and the answer as an object. FAKE_SCHEMA_REFUSED in the
+// prompt: as when the CLI refuses the schema it was given there (the tool left out, prose returned).
+let hasSchema = flag('--json-schema') !== undefined;
+let schemaRefused = false;
+const structured = () => (hasSchema && !schemaRefused ? { structured_output: { answer: 'fake answer' } } : {});
 // total_cost_usd adds up over the life of the process, as in the real CLI
 const result = (text, started, extra) => ({
-  type: 'result', subtype: 'success', is_error: false, api_error_status: null, result: text, session_id: sessionId,
+  type: 'result', subtype: 'success', is_error: false, api_error_status: null, result: text, session_id: sessionId, ...structured(),
   num_turns: 1, stop_reason: 'end_turn', terminal_reason: 'completed', duration_ms: Date.now() - started,
   duration_api_ms: 1, total_cost_usd: Math.round(turns * 9) / 1e5, usage, modelUsage: { [model]: { inputTokens: 3, outputTokens: 2, costUSD: 0.00009 } },
   permission_denials: [], uuid: randomUUID(), ...extra,
@@ -112,6 +118,7 @@ async function respond(prompt) {
   const has = (kw) => prompt.includes(kw);
   turns++;
   interruptible = aborted = false;
+  schemaRefused = has('FAKE_SCHEMA_REFUSED');
   if (has('FAKE_CRASH')) {
     if (format === 'stream-json') {
       init();
@@ -200,6 +207,7 @@ if (!live) {
           wake?.();
         }
       } else if (msg.request?.subtype === 'initialize') {
+        if (msg.request.jsonSchema) hasSchema = true;
         // The SDK's handshake, answered at once (the real CLI lists its commands, models, pid…).
         line({ type: 'control_response', response: { subtype: 'success', request_id, response: { commands: [], models: [], pid: process.pid } } });
         flush();

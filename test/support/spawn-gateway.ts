@@ -17,6 +17,43 @@ export interface SpawnedGateway {
  * real process shows: signals, exit codes, start-up messages. Resolves once it listens.
  */
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_000): Promise<SpawnedGateway> {
+  const { child, exited, output } = spawnMain(env);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output()}`)), timeoutMs);
+    const check = () => {
+      const m = /Server listening at (http:\/\/127\.0\.0\.\d+:\d+)/.exec(output());
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited:\n${output()}`));
+    });
+  });
+  return {
+    child,
+    url,
+    output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs `src/main.ts` until it exits by itself (a refused start): its exit code and all it printed. */
+export async function runGatewayToExit(env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
+  const { child, exited, output } = spawnMain(env);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, output: output() };
+}
+
+function spawnMain(env: Record<string, string>) {
   // One process (not the tsx CLI, which wraps a child): signals reach the gateway itself.
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
     cwd: root,
@@ -27,28 +64,5 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_0
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), timeoutMs);
-    const check = () => {
-      const m = /Server listening at (http:\/\/127\.0\.0\.\d+:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited:\n${out}`));
-    });
-  });
-  return {
-    child,
-    url,
-    output: () => out,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return { child, exited, output: () => out };
 }
