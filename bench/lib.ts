@@ -7,6 +7,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { oneShotArgs } from '../providers/claude-cli/args.js';
+import { childEnv } from '../providers/claude-cli/env.js';
 import { defaultClaudeBin } from '../src/config.js';
 
 /** The real CLI installed with the project (node_modules/@anthropic-ai/claude-code/bin/claude.exe). */
@@ -73,22 +75,20 @@ export function benchDirs(prefix: string): { dir: string; home: string; configDi
   return { dir, home, configDir, workspace };
 }
 
-/** The child environment the gateway gives the CLI (providers/claude-cli/env.ts), nothing else. */
+/** The child environment the gateway gives the CLI, built by the provider's own code, nothing else. */
 export function cliEnv(o: { home: string; configDir: string; baseUrl: string }): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: o.home,
-    CLAUDE_CONFIG_DIR: o.configDir,
-    ANTHROPIC_BASE_URL: o.baseUrl,
-    ANTHROPIC_API_KEY: 'sk-test',
-    DISABLE_TELEMETRY: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-  };
+  const parent = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: o.home, ANTHROPIC_BASE_URL: o.baseUrl, ANTHROPIC_API_KEY: 'sk-test' };
+  return childEnv(parent, { claudeConfigDir: o.configDir, passthrough: [] });
 }
 
-/** The argv the gateway passes for a plain non-streaming request (providers/claude-cli/args.ts). */
-export function cliArgs(): string[] {
-  return ['-p', '--output-format=json', '--model=sonnet', `--session-id=${randomUUID()}`, '--tools='];
+/**
+ * The argv the gateway passes for a plain non-streaming request (sonnet, no system prompt, no tools),
+ * built by the provider's own code.
+ */
+export function cliArgs(sessionId: string = randomUUID()): string[] {
+  const noTools = { tools: [], allowed: [], disallowed: [] };
+  const request = { model: 'sonnet', prompt: '', sessionId, resume: false, toolPolicy: noTools, clientTools: [], parallelToolCalls: true, stream: false, cwd: '' };
+  return oneShotArgs(request, {});
 }
 
 export interface DirectRun {

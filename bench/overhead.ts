@@ -9,7 +9,7 @@
 import { rmSync } from 'node:fs';
 import { startGateway } from '../test/support/gateway.js';
 import { startMockAnthropic } from '../test/support/mock-anthropic.js';
-import { CLAUDE_BIN, benchDirs, cliEnv, envInt, fmt, machineLine, markdownTable, median, percentile, runCliExpecting } from './lib.js';
+import { CLAUDE_BIN, benchDirs, cliArgs, cliEnv, envInt, fmt, machineLine, markdownTable, median, percentile, runCliExpecting } from './lib.js';
 
 const N = envInt('BENCH_N', 10);
 const PROMPT = 'Say hello.';
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   console.log('## overhead: non-streaming completion, gateway vs direct CLI\n');
   console.log(`workload: ${N} interleaved pairs (A=gateway, B=direct) after 1 warm-up of each; sequential, one at a time;`);
   console.log(`  prompt ${JSON.stringify(PROMPT)}, mock reply ${JSON.stringify(REPLY)} (project mock, no delays);`);
-  console.log(`  CLI ${CLAUDE_BIN} -p --output-format=json --model=sonnet --session-id=<uuid> --tools= (prompt on stdin)`);
+  console.log(`  CLI ${CLAUDE_BIN} ${cliArgs('<uuid>').join(' ')} (prompt on stdin)`);
   console.log(`  gateway: in-process Fastify (startGateway), POOL_SIZE=0 (one-shot), plain fetch, client time from request to parsed body`);
   console.log(`  ${machine}; total ${total.toFixed(1)} s\n`);
   console.log(

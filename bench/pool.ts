@@ -11,6 +11,7 @@ import { startMockAnthropic } from '../test/support/mock-anthropic.js';
 import {
   CLAUDE_BIN,
   benchDirs,
+  cliArgs,
   cliEnv,
   cpuSeconds,
   describeEnv,
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
     const ms = await runCliExpecting(env, direct.workspace, PROMPT, REPLY);
     return { ms, overhead: Number.NaN, sessionId: '' };
   };
-  const warmNow = () => gwP.app.gateway.provider.stats?.()?.warm ?? 0;
+  const warmNow = () => gwP.app.gateway.provider.capabilities.lifecycle?.stats()?.warm ?? 0;
 
   const rows = {
     direct: [] as Sample[],
@@ -183,7 +184,7 @@ async function main(): Promise<void> {
   console.log(`  over ~2.3 s), so that the warm path, without that start-up beside it, is what is measured`);
   console.log(`  (waits before pooled fresh: median ${fmt(median(settles), 0)} ms; a warm process was there ${warmAtFresh}/${N} times).`);
   console.log(`  prompt ${JSON.stringify(PROMPT)}, mock reply ${JSON.stringify(REPLY)} (project mock, no delays); CLI ${CLAUDE_BIN}`);
-  console.log(`  direct: -p --output-format=json --model=sonnet --session-id=<uuid> --tools= (prompt on stdin), spawn → exit`);
+  console.log(`  direct: ${cliArgs('<uuid>').join(' ')} (prompt on stdin), spawn → exit`);
   console.log(`  gateways: in-process Fastify (startGateway), plain fetch, client time from request to parsed body;`);
   console.log(`  without pool POOL_SIZE=0; with pool ${describeEnv(poolEnv)}`);
   console.log(`  ${machine}; total ${total.toFixed(1)} s\n`);

@@ -1,6 +1,7 @@
 /**
  * The one interface every provider implements. The process manager and the routes only ever see
- * these types, so a provider can be swapped without touching them.
+ * these types, so a provider can be swapped without touching them. Nothing here (or under
+ * providers/) imports the gateway's core: a provider knows neither HTTP nor OpenAI's wire format.
  */
 
 export interface ToolPolicy {
@@ -92,13 +93,81 @@ export type ProviderEvent =
   | { type: 'tool_result'; toolUseId: string; content: unknown; isError: boolean }
   | { type: 'result'; result: ProviderResult };
 
-export interface ProviderHealth {
-  ok: boolean;
-  version?: string;
-  reason?: string;
-  /** Why it is not ok, as an error code: the executable is missing, or it does not work. */
-  code?: 'claude_not_found' | 'claude_unusable';
+/**
+ * What went wrong in a provider, in its own terms: the core maps the kind to an HTTP status and
+ * error type in one place, so a provider never picks statuses.
+ */
+export const PROVIDER_ERROR_KINDS = [
+  /** The request is one the provider refuses (a schema it cannot take, say); `param` names the field. */
+  'invalid_request',
+  /** The request is too large for the upstream. */
+  'too_large',
+  /** Something the request names does not exist (a session, an upstream model). */
+  'not_found',
+  /** The upstream refused the provider's credentials, or it has none. */
+  'auth',
+  /** The upstream refused this request for the provider's credentials. */
+  'permission',
+  'rate_limited',
+  'overloaded',
+  /** The upstream failed (a 5xx, or a status with no better meaning). */
+  'upstream',
+  /** The upstream could not be reached. */
+  'unreachable',
+  'timeout',
+  /** The provider's own process answered something unusable, or nothing. */
+  'bad_output',
+  /** The provider's run was aborted on its side (not by the gateway's signal). */
+  'cancelled',
+  /** The provider cannot run at all here (its executable is missing or broken, a sandbox it needs). */
+  'unavailable',
+  /** A file the provider needs could not be written; `cause` holds the errno error. */
+  'storage',
+] as const;
+export type ProviderErrorKind = (typeof PROVIDER_ERROR_KINDS)[number];
+
+/** Kinds a later attempt (or another target) may get past. */
+const RETRYABLE_KINDS: ReadonlySet<ProviderErrorKind> = new Set(['rate_limited', 'overloaded', 'upstream', 'unreachable', 'timeout', 'bad_output']);
+
+export interface ProviderErrorOptions {
+  /** Stable machine code sent to clients (`session_not_found`, `upstream_rate_limited`…); default: the kind. */
+  code?: string;
+  /** Default: by kind (rate limits, overloads, upstream failures, timeouts and bad output are). */
+  retryable?: boolean;
+  /** When a retry may succeed, if the provider knows (the upstream's retry-after). */
+  retryAfterMs?: number;
+  /** The request field at fault, for `invalid_request` (`response_format.json_schema.schema`). */
+  param?: string;
+  /** The provider's raw output behind the error (the CLI's result), for the session log. */
+  detail?: Record<string, unknown>;
+  cause?: unknown;
 }
+
+/** The error every provider throws (apart from `signal.reason` once its run is aborted). */
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+  readonly param?: string;
+  readonly detail?: Record<string, unknown>;
+
+  constructor(
+    readonly kind: ProviderErrorKind,
+    message: string,
+    opts: ProviderErrorOptions = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = opts.code ?? kind;
+    this.retryable = opts.retryable ?? RETRYABLE_KINDS.has(kind);
+    this.retryAfterMs = opts.retryAfterMs;
+    this.param = opts.param;
+    this.detail = opts.detail;
+  }
+}
+
+/** Readiness: usable (with the version it reports), or the error a request would fail with. */
+export type ProviderHealth = { ok: true; version?: string } | { ok: false; error: ProviderError };
 
 /**
  * Why a run waiting for client calls ended without their results: its process exited, or it was
@@ -111,42 +180,67 @@ export interface ModelInfo {
   ownedBy: string;
 }
 
+/** Hands new conversations the session of a process already running (a warm pool). */
+export interface SessionReservation {
+  /**
+   * A session id for a new conversation with these settings, when a process is ready for it;
+   * undefined lets the caller pick a fresh one.
+   */
+  reserveSession(settings: SessionSettings): string | undefined;
+  /** Gives back a reservation that will not be used. */
+  releaseSession(sessionId: string): void;
+}
+
+/** Runs that stop at client function calls and wait, inside the provider, for their results. */
+export interface WaitingRuns {
+  /** The session whose run waits for these client calls, if one does. */
+  findWaitingRun(toolCallIds: string[]): string | undefined;
+  /** Interrupts a run that waits for client calls (expired or cancelled). */
+  cancelWaitingRun(sessionId: string): Promise<void>;
+  /** Subscribes to waiting runs that end by themselves, without their results (by session). */
+  onWaitingRunLost(listener: (sessionId: string, why: WaitingRunLoss) => void): void;
+}
+
+/** Something the provider keeps running between runs (pooled processes). */
+export interface Lifecycle {
+  /** Starts it, once the gateway's directories exist. */
+  start(): void;
+  /** Stops it. */
+  close(): Promise<void>;
+  /** Counts of what runs, for /ready (undefined while there is nothing to count). */
+  stats(): Record<string, number> | undefined;
+}
+
+/** Structured output with schemas checked (and adapted) before anything runs. */
+export interface StructuredOutput {
+  /**
+   * A schema as the provider takes it (adapted where clients send what it does not know); throws an
+   * `invalid_request` ProviderError for one it would refuse.
+   */
+  prepareJsonSchema(schema: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** What a provider may do beyond running completions: absent means it does not. */
+export interface ProviderCapabilities {
+  sessionReservation?: SessionReservation;
+  waitingRuns?: WaitingRuns;
+  lifecycle?: Lifecycle;
+  structuredOutput?: StructuredOutput;
+}
+
 export interface Provider {
   readonly name: string;
+  readonly capabilities: ProviderCapabilities;
   /** Models offered on `/v1/models`. */
   models(): ModelInfo[];
   /** Maps a requested model name to the provider's own, or undefined when it is not served. */
   resolveModel(requested: string): string | undefined;
   /**
    * Runs one completion. Yields events as they happen and ends with exactly one `result`;
-   * failures are thrown as GatewayErrors. When `signal` aborts, the run is stopped and the
+   * failures are thrown as ProviderErrors. When `signal` aborts, the run is stopped and the
    * iterator throws `signal.reason`.
    */
   run(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
-  /**
-   * A session id for a new conversation with this request's settings, when the provider has a
-   * process ready for it (its warm pool); undefined lets the caller pick a fresh one.
-   */
-  reserveSession?(settings: SessionSettings): string | undefined;
-  /** Gives back a reservation that will not be used. */
-  releaseSession?(sessionId: string): void;
-  /**
-   * A structured-output schema as the provider takes it (adapted where clients send what it does not
-   * know); throws a 400 GatewayError for one it would refuse, before anything runs.
-   */
-  prepareJsonSchema?(schema: Record<string, unknown>): Record<string, unknown>;
-  /** Counts of what the provider keeps running, for /ready (undefined when it keeps nothing). */
-  stats?(): Record<string, number> | undefined;
-  /** Starts what the provider keeps running (pooled processes), once its directories exist. */
-  start?(): void;
-  /** Stops whatever the provider keeps running (pooled processes). */
-  close?(): Promise<void>;
-  /** The session whose run waits for these client calls, if one does. */
-  findWaitingRun?(toolCallIds: string[]): string | undefined;
-  /** Interrupts a run that waits for client calls (expired or cancelled). */
-  cancelWaitingRun?(sessionId: string): Promise<void>;
-  /** Subscribes to waiting runs that end by themselves, without their results (by session). */
-  onWaitingRunLost?(listener: (sessionId: string, why: WaitingRunLoss) => void): void;
   /** Whether a session can be continued (it exists in the provider's own store). */
   hasSession(sessionId: string): Promise<boolean>;
   /** Readiness: is the provider usable at all? Cached by the caller. */

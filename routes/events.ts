@@ -3,6 +3,8 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { GatewayError } from '../src/errors.js';
 import { withoutInternal } from '../src/event-bus.js';
+import { toEventMessage } from '../src/openai/records.js';
+import { type Principal, visibleTo } from '../src/ownership.js';
 import { type GatewayEvent, PROCESS_ID, eventTypeSchema } from '../src/process-types.js';
 import { parseWith } from '../src/validation.js';
 
@@ -32,13 +34,16 @@ function serialize(e: GatewayEvent): { wire: GatewayEvent; json: string } {
   let s = serialized.get(e);
   if (!s) {
     const wire = withoutInternal(e);
-    s = { wire, json: JSON.stringify(wire) };
+    // The answer an event carries goes out as the chat.completion.
+    s = { wire, json: JSON.stringify(toEventMessage(wire)) };
     serialized.set(e, s);
   }
   return s;
 }
 
-const matches = (q: EventsQuery) => (e: GatewayEvent) =>
+/** What the subscriber asked for, of what it may see: another key's events are not sent, live or replayed. */
+const matches = (q: EventsQuery, viewer: Principal) => (e: GatewayEvent) =>
+  visibleTo(viewer, e.key_id) &&
   (!q.process_id || e.process_id === q.process_id) &&
   (!q.session_id || e.session_id === q.session_id) &&
   (!q.types || q.types.includes(e.type));
@@ -63,7 +68,8 @@ const events: FastifyPluginAsync = async (app) => {
     },
     wsHandler: (socket: WebSocket, request) => {
       const q = parseWith(eventsQuery, request.query, 'query string');
-      const wanted = matches(q);
+      // The principal of the upgrade request: the socket sees what its key may.
+      const wanted = matches(q, request.principal);
       const send = (e: GatewayEvent) => {
         if (socket.readyState !== socket.OPEN) return;
         const { wire, json } = serialize(e);

@@ -1,6 +1,6 @@
 import underPressure from '@fastify/under-pressure';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ClaudeCliProvider } from '../providers/claude-cli/index.js';
 import { resolveModel } from '../providers/claude-cli/models.js';
 import type { Provider } from '../providers/types.js';
@@ -16,7 +16,7 @@ import type { Config } from './config.js';
 import { clientErrorHandler, registerErrorHandler, sendError } from './error-handler.js';
 import { GatewayError, InvalidRequestError } from './errors.js';
 import { registerNestingLimit } from './json-nesting.js';
-import { createLogger } from './logger.js';
+import { type Logger, createLogger } from './logger.js';
 import { servicesPlugin } from './services.js';
 import { registerWebSocketUpgrades } from './websocket-upgrades.js';
 
@@ -27,13 +27,11 @@ declare module 'fastify' {
 }
 
 export interface AppOptions {
-  /** Another provider than the Claude CLI one (tests of the provider boundary). */
-  provider?: Provider;
   /** The environment the CLI's allow-list is taken from (default: process.env). */
   env?: NodeJS.ProcessEnv;
 }
 
-export function defaultProvider(config: Config, env: NodeJS.ProcessEnv = process.env): Provider {
+function defaultProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger): Provider {
   return new ClaudeCliProvider({
     bin: config.claudeBin,
     claudeConfigDir: config.claudeConfigDir,
@@ -42,6 +40,7 @@ export function defaultProvider(config: Config, env: NodeJS.ProcessEnv = process
     killGraceMs: config.killGraceMs,
     tmpDir: config.tmpDir,
     parentEnv: env,
+    onError: (err) => log.error({ err }, 'a warm Claude CLI process could not be started'),
     pool: {
       size: config.pool.size,
       maxProcesses: config.pool.maxProcesses,
@@ -64,7 +63,8 @@ export function defaultProvider(config: Config, env: NodeJS.ProcessEnv = process
 /** Assembles the gateway: plugins, then shared services, then routes. Does not listen. */
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: createLogger(config.logLevel),
+    // As Fastify's base logger type, so that the app keeps the default FastifyInstance type.
+    loggerInstance: createLogger(config.logLevel) as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     // Node's requestTimeout bounds receiving the request (head and body), not the answer, which may
     // stream for minutes; it is checked every connectionsCheckingInterval, hence at most 1 s apart.
@@ -91,7 +91,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   // Browser checks first: a foreign page learns nothing, not even whether a key is needed.
   await registerBrowserGuard(app, config);
-  const keyRing = new KeyRing(config.apiKeys, config.apiKeysFile);
+  const keyRing = new KeyRing({ api: config.apiKeys, admin: config.adminKeys }, config.apiKeysFile);
   app.decorate('keyRing', keyRing);
   registerAuth(app, keyRing);
   registerWebSocketUpgrades(app);
@@ -109,7 +109,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     },
   });
   await app.register(docs);
-  await app.register(servicesPlugin, { config, provider: opts.provider ?? defaultProvider(config, opts.env) });
+  await app.register(servicesPlugin, { config, provider: defaultProvider(config, opts.env ?? process.env, app.log) });
   await app.register(chatCompletions);
   await app.register(processes);
   await app.register(events);

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { AuthenticationError } from './errors.js';
+import { type HeldKey, KeyConfigError, type KeyEntry, keyEntrySchema, keyTable, matchKey } from './keys.js';
+import { ANONYMOUS, type Principal } from './ownership.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -10,6 +11,10 @@ declare module 'fastify' {
     /** The key may also come as `?api_key=`: browsers cannot set headers on a WebSocket handshake. */
     apiKeyInQuery?: boolean;
   }
+  interface FastifyRequest {
+    /** Whom the request acts for; set on every request by the auth hook. */
+    principal: Principal;
+  }
 }
 
 /** An onRoute hook that opens every route of its scope, for plugins whose routes we do not declare (swagger-ui). */
@@ -17,25 +22,28 @@ export function markPublic(route: RouteOptions): void {
   route.config = { ...route.config, public: true };
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Keys from a file: one per line; blank lines and `#` comments are skipped. */
-export function readKeyFile(file: string): string[] {
+/** Keys from a file: one entry per line (`secret` or `id:secret`); blank lines and `#` comments are skipped. */
+export function readKeyFile(file: string): KeyEntry[] {
   return readFileSync(file, 'utf8')
     .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
+    .flatMap((line, i) => {
+      const l = line.trim();
+      if (!l || l.startsWith('#')) return [];
+      const parsed = keyEntrySchema.safeParse(l);
+      if (!parsed.success) throw new KeyConfigError(`${file} line ${i + 1}: ${parsed.error.issues[0]!.message}`);
+      return [parsed.data];
+    });
 }
 
 /**
- * The gateway's API keys: from GATEWAY_API_KEYS and GATEWAY_API_KEYS_FILE; the file is read again
- * on reload (SIGHUP). Compared in constant time: hashing first makes every comparison the same length.
+ * The gateway's API keys: GATEWAY_API_KEYS and GATEWAY_ADMIN_KEYS, plus GATEWAY_API_KEYS_FILE,
+ * which is read again on reload (SIGHUP).
  */
 export class KeyRing {
-  private digests: Buffer[] = [];
+  private table: HeldKey[] = [];
 
   constructor(
-    private readonly keys: readonly string[],
+    private readonly keys: { api: readonly KeyEntry[]; admin: readonly KeyEntry[] },
     private readonly file?: string,
   ) {
     this.reload();
@@ -43,21 +51,18 @@ export class KeyRing {
 
   /** Whether keys are required at all (a key file that is empty still locks everything). */
   get enabled(): boolean {
-    return this.keys.length > 0 || this.file !== undefined;
+    return this.keys.api.length > 0 || this.keys.admin.length > 0 || this.file !== undefined;
   }
 
-  /** Re-reads the key file; throws (keeping the old keys) when it cannot be read. */
+  /** Re-reads the key file; throws (keeping the old keys) when it cannot be read or used. Returns the number of keys. */
   reload(): number {
-    const all = [...this.keys, ...(this.file ? readKeyFile(this.file) : [])];
-    this.digests = all.map(digest);
-    return all.length;
+    this.table = keyTable([...this.keys.api, ...(this.file ? readKeyFile(this.file) : [])], this.keys.admin);
+    return this.table.length;
   }
 
-  matches(candidate: string): boolean {
-    const d = digest(candidate);
-    let ok = false;
-    for (const k of this.digests) ok = timingSafeEqual(k, d) || ok;
-    return ok;
+  /** Whom a presented key stands for; undefined when it is none of the keys. */
+  match(candidate: string): Principal | undefined {
+    return matchKey(this.table, candidate);
   }
 }
 
@@ -74,16 +79,33 @@ function presentedKey(request: FastifyRequest, allowQuery: boolean): string | un
   return undefined;
 }
 
-/** With keys configured, every route but the public ones needs `Authorization: Bearer <key>`. */
+/** An open route's request, with keys on, acts for no key: it sees nothing that is owned. */
+const NO_KEY: Principal = Object.freeze({ keyId: null, admin: false });
+
+/**
+ * With keys configured, every route but the public ones needs `Authorization: Bearer <key>`, and
+ * the request acts for that key. Without keys, every request acts for the one anonymous user.
+ */
 export function registerAuth(app: FastifyInstance, ring: KeyRing): void {
-  if (!ring.enabled) return;
-  app.addHook('onRequest', async (request) => {
+  app.decorateRequest('principal');
+  app.addHook('onRequest', async (request, reply) => {
+    if (!ring.enabled) {
+      request.principal = ANONYMOUS;
+      return;
+    }
     // Decided by the route the router matched, never by the raw URL: the router decodes
     // percent-escapes and absolute-form targets that a test of the URL's text would let through.
     const { config } = request.routeOptions;
-    if (config.public) return;
+    if (config.public) {
+      request.principal = NO_KEY;
+      return;
+    }
     const key = presentedKey(request, config.apiKeyInQuery === true);
     if (!key) throw new AuthenticationError('missing API key: send Authorization: Bearer <key>', 'missing_api_key');
-    if (!ring.matches(key)) throw new AuthenticationError('invalid API key');
+    const principal = ring.match(key);
+    if (!principal) throw new AuthenticationError('invalid API key');
+    request.principal = principal;
+    // The request's own lines (and Fastify's "request completed") name the key by its id.
+    request.log = reply.log = request.log.child({ key_id: principal.keyId });
   });
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { z } from 'zod';
+import { keyEntrySchema } from './keys.js';
 
 const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
@@ -9,6 +10,12 @@ const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 const csv = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/** Comma-separated API keys, `secret` or `id:secret` each. */
+const keyList = csv.pipe(z.array(keyEntrySchema));
+
+/** Variables whose values are secrets: a bad one is named, never echoed. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['GATEWAY_API_KEYS', 'GATEWAY_ADMIN_KEYS']);
 
 /** A browser origin as an Origin header carries it (`scheme://host[:port]`), normalized. */
 const webOrigin = z.string().transform((s, ctx) => {
@@ -27,7 +34,7 @@ const hostName = z
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-/** The environment contract (ARCHITECTURE.md → Configuration), validated once at start. */
+/** The environment the gateway takes (README → Configuration lists it for users), validated once at start. */
 export const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: intFrom(0, 65535).default(8787),
@@ -39,8 +46,9 @@ export const envSchema = z.object({
   MAX_CONCURRENCY: intFrom(1, 1024).default(4),
   MAX_QUEUE: intFrom(0, 1_000_000).default(100),
   REQUEST_TIMEOUT_MS: intFrom(1).default(600_000),
-  GATEWAY_API_KEYS: csv.optional(),
+  GATEWAY_API_KEYS: keyList.optional(),
   GATEWAY_API_KEYS_FILE: z.string().min(1).refine(existsSync, 'no such file').optional(),
+  GATEWAY_ADMIN_KEYS: keyList.default([]),
   ALLOWED_TOOLS: csv.default([]),
   LOG_LEVEL: logLevel.default('info'),
   // Extensions beyond the contract's table; documented in README.
@@ -84,6 +92,8 @@ export function configSchema(cwd: string) {
       maxQueue: e.MAX_QUEUE,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       apiKeys: e.GATEWAY_API_KEYS ?? [],
+      /** Keys that see and cancel everything (they also authenticate). */
+      adminKeys: e.GATEWAY_ADMIN_KEYS,
       apiKeysFile: e.GATEWAY_API_KEYS_FILE ? abs(e.GATEWAY_API_KEYS_FILE) : undefined,
       allowedTools: e.ALLOWED_TOOLS,
       logLevel: e.LOG_LEVEL,
@@ -152,7 +162,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(`invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`);
+    const value = SECRET_VARIABLES.has(name) ? ` (entry ${Number(issue.path[1] ?? 0) + 1})` : `=${JSON.stringify(env[name] ?? '')}`;
+    throw new ConfigError(`invalid ${name}${value}: ${issue.message}`);
   }
   return parsed.data;
 }

@@ -8,6 +8,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   RequestTimeoutError,
+  knownError,
 } from './errors.js';
 
 /** Sends a GatewayError as the OpenAI error body, with its status and headers. */
@@ -78,7 +79,8 @@ const ROUTABLE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as co
 /** The one place errors become HTTP answers: OpenAI's shape always, internals never leaked on 5xx. */
 export function registerErrorHandler(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const known = err instanceof GatewayError ? err : fromFastify(err, bodyLimit);
+    // A provider's error thrown before any run (a schema it refuses) is mapped like a run's.
+    const known = knownError(err) ?? fromFastify(err, bodyLimit);
     if (known) {
       if (known.status >= 500) request.log.warn({ err: known }, known.message);
       return sendError(reply, known);

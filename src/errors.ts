@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { WaitingRunLoss } from '../providers/types.js';
+import { ProviderError, type ProviderErrorKind, type WaitingRunLoss } from '../providers/types.js';
 
 /** The OpenAI error object, the only error shape the gateway ever answers with. */
 export const openAIErrorSchema = z.object({
@@ -112,29 +112,9 @@ export class QueueFullError extends GatewayError {
   }
 }
 
-/** An error the upstream Anthropic API reported through the CLI, keeping its meaning. */
-export class UpstreamError extends GatewayError {
-  constructor(status: number, type: string, message: string, code: string, raw?: Record<string, unknown>, retryAfterSeconds?: number) {
-    super(status, type, message, { code, raw, retryAfterSeconds });
-  }
-}
-
-/** The CLI answered something the gateway cannot use (502). */
-export class BadCliOutputError extends GatewayError {
-  constructor(message: string, code = 'bad_cli_output', raw?: Record<string, unknown>) {
-    super(502, 'api_error', message, { code, raw });
-  }
-}
-
 export class ServiceUnavailableError extends GatewayError {
   constructor(message: string, code: string) {
     super(503, 'api_error', message, { code });
-  }
-}
-
-export class CliNotFoundError extends ServiceUnavailableError {
-  constructor(bin: string) {
-    super(`claude executable not found: ${bin} (install @anthropic-ai/claude-code or set CLAUDE_BIN)`, 'claude_not_found');
   }
 }
 
@@ -184,12 +164,6 @@ export class WaitingRunLostError extends GatewayError {
   }
 }
 
-/** Keeps error excerpts of raw CLI output short and printable. */
-export function excerpt(raw: string, max = 500): string {
-  const flat = raw.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
 /** The cause of a failed file operation, for messages: `ENOSPC (no space left on device)`. */
 export function describeFsError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -218,12 +192,53 @@ const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 /** The one mapping of a failed write (errno or otherwise) to the error the client gets. */
 export function storageError(err: unknown, what: string): StorageError {
+  return failedWrite(err, `could not write ${what}`);
+}
+
+/** `failure` says what could not be written; the cause and the status come from `err`. */
+function failedWrite(err: unknown, failure: string): StorageError {
   if (err instanceof StorageError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const message = `could not write ${what}: ${describeFsError(err)}`;
+  const message = `${failure}: ${describeFsError(err)}`;
   if (typeof code === 'string' && DISK_FULL.has(code)) return new StorageError(507, 'storage_full', message, err);
   if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return new StorageError(503, 'storage_unavailable', message, err);
   return new StorageError(500, 'storage_error', message, err);
+}
+
+/** What each kind of provider failure is to the client (a storage failure takes its status from its errno). */
+const PROVIDER_ERRORS: Record<Exclude<ProviderErrorKind, 'storage'>, { status: number; type: string }> = {
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  auth: { status: 401, type: 'authentication_error' },
+  permission: { status: 403, type: 'permission_error' },
+  not_found: { status: 404, type: 'invalid_request_error' },
+  too_large: { status: 413, type: 'invalid_request_error' },
+  rate_limited: { status: 429, type: 'rate_limit_error' },
+  // The upstream's own 5xx is a bad gateway to our client; its overload stays a 503 (529 included).
+  upstream: { status: 502, type: 'api_error' },
+  unreachable: { status: 502, type: 'api_error' },
+  bad_output: { status: 502, type: 'api_error' },
+  cancelled: { status: 502, type: 'api_error' },
+  overloaded: { status: 503, type: 'overloaded_error' },
+  unavailable: { status: 503, type: 'api_error' },
+  timeout: { status: 504, type: 'timeout_error' },
+};
+
+/** The one place a provider's failure becomes the OpenAI error the client gets. */
+export function fromProviderError(err: ProviderError): GatewayError {
+  if (err.kind === 'storage') return failedWrite(err.cause, err.message);
+  const { status, type } = PROVIDER_ERRORS[err.kind];
+  return new GatewayError(status, type, err.message, {
+    param: err.param,
+    code: err.code,
+    raw: err.detail,
+    retryAfterSeconds: err.retryAfterMs === undefined ? undefined : err.retryAfterMs / 1000,
+  });
+}
+
+/** A thrown error in the gateway's terms when it is one the gateway knows (its own or a provider's). */
+export function knownError(err: unknown): GatewayError | undefined {
+  if (err instanceof GatewayError) return err;
+  return err instanceof ProviderError ? fromProviderError(err) : undefined;
 }
 
 /** The gateway cannot start (a directory it must write is not writable…): printed as one line. */

@@ -1,5 +1,9 @@
-import type { FastifyBaseLogger } from 'fastify';
-import { type LevelWithSilent, pino } from 'pino';
+import { type BaseLogger, type Bindings, type LevelWithSilent, type Logger as PinoLogger, pino } from 'pino';
+
+/** What the core logs through: the gateway's pino logger, or Fastify's wrapper of it (`app.log`). */
+export interface Logger extends Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'> {
+  child(bindings: Bindings): Logger;
+}
 
 const REDACTED = '[redacted]';
 
@@ -73,11 +77,11 @@ function serializeRequest(req: LoggedRequest) {
 }
 
 /** The gateway's logger: JSON lines on stdout, with nothing a client presented as a secret in them. */
-export function createLogger(level: LevelWithSilent): FastifyBaseLogger {
+export function createLogger(level: LevelWithSilent): PinoLogger {
   return pino({
     level,
     serializers: { req: serializeRequest },
     // The request line above has no headers; this covers any other line that logs them.
     redact: { paths: SECRET_HEADERS.flatMap((h) => [`req.headers["${h}"]`, `headers["${h}"]`]), censor: REDACTED },
-  }) as FastifyBaseLogger;
+  });
 }

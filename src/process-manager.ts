@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger as Logger } from 'fastify';
-import type { Provider, ProviderEvent, ProviderRequest } from '../providers/types.js';
+import { type Provider, ProviderError, type ProviderEvent, type ProviderRequest } from '../providers/types.js';
 import type { Config } from './config.js';
 import {
-  BadCliOutputError,
   type CancelReason,
   CancelledError,
   DeadlineError,
@@ -12,49 +10,41 @@ import {
   QueueFullError,
   ServiceUnavailableError,
   WaitingRunLostError,
+  knownError,
 } from './errors.js';
 import type { EventBus } from './event-bus.js';
-import { toChatCompletion } from './openai/response.js';
-import type { ChatCompletion } from './openai/schemas.js';
-import { type BusEvent, type ProcessRecord, nowSeconds } from './process-types.js';
+import type { Logger } from './logger.js';
+import { type Principal, visibleTo } from './ownership.js';
+import { type BusEvent, type ProcessRecord, type ProcessStatus, nowSeconds } from './process-types.js';
+import type { Readiness } from './readiness.js';
+import { RunChannel } from './run-channel.js';
+import type { CompletionJob, Outcome, RunEvent, RunIds, RunResult } from './run-types.js';
 import type { ListQuery, ProcessStore } from './stores/process-store.js';
 import type { SessionStore } from './stores/session-store.js';
 
-export interface CompletionJob {
-  request: ProviderRequest;
-  /** The model name as the client asked for it. */
-  model: string;
-  /** The request's messages, for the session log. */
-  messages: unknown[];
-}
-
-export interface Outcome {
-  record: ProcessRecord;
-  error?: GatewayError;
-  /** Time spent in the provider (the CLI) for this run, when it got that far. */
-  cliMs?: number;
-}
-
-/** Receives a run's events as they happen (the streaming route). */
-export type RunObserver = (event: ProviderEvent) => void;
-
 export interface ProcessHandle {
   id: string;
-  completionId: string;
-  created: number;
+  /** The session the run is in (a new one's id is picked at submission). */
+  sessionId: string;
+  ids: RunIds;
   record(): ProcessRecord;
-  /** Resolves once the process is completed, failed or cancelled; `error` is set unless completed. */
+  /** Resolves once the run has its answer (or waits for client calls), or failed; `error` is set then. */
   done: Promise<Outcome>;
+  /**
+   * The run's events as they happen, for one reader, ending with the outcome; for a job that does
+   * not stream, only the outcome (nothing else is kept for a reader that may never come).
+   */
+  events: AsyncIterable<RunEvent>;
   cancel(reason: CancelReason): void;
 }
 
 interface Run {
   id: string;
-  completionId: string;
-  created: number;
+  ids: RunIds;
   job: CompletionJob;
+  request: ProviderRequest;
   controller: AbortController;
-  observer?: RunObserver;
+  events: RunChannel;
   finished: boolean;
   cliMs?: number;
   resolve: (outcome: Outcome) => void;
@@ -69,8 +59,15 @@ export interface ProcessManagerDeps {
   bus: EventBus;
   store: ProcessStore;
   sessions: SessionStore;
+  readiness: Readiness;
   config: Config;
   log: Logger;
+}
+
+/** The status a process ends in: completed without an error, else cancelled or failed by its kind. */
+function terminalStatus(error?: GatewayError): ProcessStatus {
+  if (!error) return 'completed';
+  return error instanceof CancelledError ? 'cancelled' : 'failed';
 }
 
 /**
@@ -85,13 +82,13 @@ export class ProcessManager {
   private readonly busySessions = new Set<string>();
   private readonly runs = new Map<string, Run>();
   /** Processes whose run waits for client tool results, by session (one per session at most). */
-  private readonly waiting = new Map<string, { processId: string; model: string; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<string, { processId: string; model: string; keyId: string | null; result: RunResult; timer: NodeJS.Timeout }>();
   private isClosing = false;
   private avgRunMs = 5_000;
 
   constructor(private readonly deps: ProcessManagerDeps) {
     // A waiting run whose process is gone fails now, not when its TTL runs out.
-    deps.provider.onWaitingRunLost?.((sessionId, why) => this.settleWaiting(sessionId, new WaitingRunLostError(why)));
+    deps.provider.capabilities.waitingRuns?.onWaitingRunLost((sessionId, why) => this.settleWaiting(sessionId, new WaitingRunLostError(why)));
   }
 
   /** True once shutdown began: new work is refused. */
@@ -107,46 +104,72 @@ export class ProcessManager {
     return this.pending.length;
   }
 
-  async submit(job: CompletionJob, observer?: RunObserver): Promise<ProcessHandle> {
+  /**
+   * Runs a job: checks that the provider is usable, places the job in its session (a new one on a
+   * reserved warm process, when one is ready) and queues it. Whatever fails after the reservation
+   * gives it back: a refused job never holds a warm process.
+   */
+  async submit(job: CompletionJob): Promise<ProcessHandle> {
+    await this.deps.readiness.assert();
+    const request = this.place(job);
     try {
-      return await this.enqueue(job, observer);
+      return await this.enqueue(job, request);
     } catch (err) {
-      this.releaseReservation(job);
+      this.releaseReservation(request);
       throw err;
     }
   }
 
-  /** A new session's reserved process goes back to the provider when its job never runs. */
-  private releaseReservation(job: CompletionJob): void {
-    if (!job.request.resume) this.deps.provider.releaseSession?.(job.request.sessionId);
+  /** The provider request of a job: in the session it continues, or in a new one. */
+  private place(job: CompletionJob): ProviderRequest {
+    const { sessions, config, provider } = this.deps;
+    const turn = { prompt: job.prompt, toolResults: job.toolResults, stream: job.stream };
+    if (job.sessionId) {
+      const cwd = sessions.get(job.sessionId)?.cwd || config.workdir;
+      return { ...job.settings, cwd, ...turn, sessionId: job.sessionId, resume: true };
+    }
+    const settings = { ...job.settings, cwd: config.workdir };
+    const reserved = provider.capabilities.sessionReservation?.reserveSession(settings);
+    return { ...settings, ...turn, sessionId: reserved ?? randomUUID(), resume: false };
   }
 
-  private async enqueue(job: CompletionJob, observer?: RunObserver): Promise<ProcessHandle> {
-    const { config, sessions, provider, bus } = this.deps;
+  /** A new session's reserved process goes back to the provider when its job never runs. */
+  private releaseReservation(request: ProviderRequest): void {
+    if (!request.resume) this.deps.provider.capabilities.sessionReservation?.releaseSession(request.sessionId);
+  }
+
+  /** The session whose run waits for these client calls, if one does and `owner` may answer it. */
+  waitingSession(toolCallIds: string[], owner: Principal): string | undefined {
+    const sid = this.deps.provider.capabilities.waitingRuns?.findWaitingRun(toolCallIds);
+    return sid && visibleTo(owner, this.deps.sessions.get(sid)?.key_id ?? null) ? sid : undefined;
+  }
+
+  private async enqueue(job: CompletionJob, request: ProviderRequest): Promise<ProcessHandle> {
+    const { config, sessions, bus } = this.deps;
     if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
-    const sid = job.request.sessionId;
-    if (job.request.resume && !sessions.get(sid) && !(await provider.hasSession(sid))) {
+    const sid = request.sessionId;
+    if (request.resume && !(await this.resumable(sid, job.owner))) {
       throw new NotFoundError(`session ${sid} does not exist`, 'session_id', 'session_not_found');
     }
     const startsNow =
-      this.running.size < config.maxConcurrency && !this.busySessions.has(sid) && !this.pending.some((r) => r.job.request.sessionId === sid);
+      this.running.size < config.maxConcurrency && !this.busySessions.has(sid) && !this.pending.some((r) => r.request.sessionId === sid);
     if (!startsNow && this.pending.length >= config.maxQueue) throw new QueueFullError(this.retryAfterSeconds());
-    if (!job.request.resume) sessions.register(sid, job.request.cwd, nowSeconds());
+    if (!request.resume) sessions.register(sid, request.cwd, nowSeconds(), job.owner.keyId);
 
     const id = `proc_${randomUUID().replaceAll('-', '')}`;
     let resolve!: (o: Outcome) => void;
     const done = new Promise<Outcome>((r) => (resolve = r));
     const run: Run = {
       id,
-      completionId: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
-      created: Math.floor(Date.now() / 1000),
+      ids: { completionId: randomUUID().replaceAll('-', ''), created: Math.floor(Date.now() / 1000), model: job.model, processId: id },
       job,
+      request,
       controller: new AbortController(),
-      observer,
+      events: new RunChannel(),
       finished: false,
       resolve,
       done,
-      log: this.deps.log.child({ process_id: id, session_id: sid }),
+      log: this.deps.log.child({ process_id: id, session_id: sid, key_id: job.owner.keyId }),
     };
     this.runs.set(id, run);
     try {
@@ -157,6 +180,7 @@ export class ProcessManager {
         session_id: sid,
         status: 'queued',
         model: job.model,
+        key_id: job.owner.keyId,
         internal: { messages: job.messages },
       });
     } catch (err) {
@@ -169,12 +193,20 @@ export class ProcessManager {
     this.pump();
     return {
       id,
-      completionId: run.completionId,
-      created: run.created,
+      sessionId: sid,
+      ids: run.ids,
       record: () => this.deps.store.get(id)!,
       done,
+      events: run.events,
       cancel: (reason) => void this.cancel(id, reason),
     };
+  }
+
+  /** Another key's session is as unknown as one that does not exist; one only the CLI knows has no owner. */
+  private async resumable(sid: string, owner: Principal): Promise<boolean> {
+    const session = this.deps.sessions.get(sid);
+    if (session) return visibleTo(owner, session.key_id);
+    return visibleTo(owner, null) && this.deps.provider.hasSession(sid);
   }
 
   get(id: string): ProcessRecord | undefined {
@@ -192,7 +224,7 @@ export class ProcessManager {
   async cancel(id: string, reason: CancelReason): Promise<ProcessRecord | undefined> {
     const record = this.deps.store.get(id);
     if (record?.status === 'requires_action') {
-      await this.deps.provider.cancelWaitingRun?.(record.session_id);
+      await this.deps.provider.capabilities.waitingRuns?.cancelWaitingRun(record.session_id);
       this.settleWaiting(record.session_id, new CancelledError(reason));
       return this.deps.store.get(id);
     }
@@ -201,7 +233,7 @@ export class ProcessManager {
       const at = this.pending.indexOf(run);
       if (at >= 0) {
         this.pending.splice(at, 1);
-        this.releaseReservation(run.job);
+        this.releaseReservation(run.request);
         this.finish(run, new CancelledError(reason));
       } else {
         run.controller.abort(new CancelledError(reason));
@@ -233,7 +265,7 @@ export class ProcessManager {
     const max = this.deps.config.maxConcurrency;
     for (let i = 0; i < this.pending.length && this.running.size < max; ) {
       const run = this.pending[i]!;
-      if (this.busySessions.has(run.job.request.sessionId)) {
+      if (this.busySessions.has(run.request.sessionId)) {
         i++;
         continue;
       }
@@ -243,9 +275,9 @@ export class ProcessManager {
   }
 
   private start(run: Run): void {
-    const sid = run.job.request.sessionId;
+    const sid = run.request.sessionId;
     // The session's next turn answers (or abandons) the calls its last process waited for.
-    if (this.waiting.has(sid)) this.settleWaiting(sid, run.job.request.toolResults ? undefined : new CancelledError('abandoned'));
+    if (this.waiting.has(sid)) this.settleWaiting(sid, run.request.toolResults ? undefined : new CancelledError('abandoned'));
     try {
       this.deps.bus.publish({
         type: 'PROCESS_STARTED',
@@ -254,10 +286,11 @@ export class ProcessManager {
         session_id: sid,
         status: 'running',
         model: run.job.model,
+        key_id: run.job.owner.keyId,
       });
     } catch (err) {
       this.runs.delete(run.id);
-      this.releaseReservation(run.job);
+      this.releaseReservation(run.request);
       this.finish(run, this.asGatewayError(run.log, err));
       return;
     }
@@ -274,10 +307,10 @@ export class ProcessManager {
       config.requestTimeoutMs,
     );
     try {
-      for await (const ev of provider.run(run.job.request, run.controller.signal)) {
+      for await (const ev of provider.run(run.request, run.controller.signal)) {
         this.onEvent(run, ev);
       }
-      if (!run.finished) throw new BadCliOutputError('the provider ended without a result');
+      if (!run.finished) throw new ProviderError('bad_output', 'the provider ended without a result', { code: 'bad_cli_output' });
     } catch (err) {
       // Also a tool event that could not be recorded: the run stops with that error.
       if (!run.finished) this.finish(run, this.asGatewayError(run.log, err));
@@ -285,7 +318,7 @@ export class ProcessManager {
       clearTimeout(deadline);
       this.avgRunMs = this.avgRunMs * 0.8 + (Date.now() - started) * 0.2;
       this.running.delete(run.id);
-      this.busySessions.delete(run.job.request.sessionId);
+      this.busySessions.delete(run.request.sessionId);
       this.runs.delete(run.id);
       this.pump();
     }
@@ -293,13 +326,15 @@ export class ProcessManager {
 
   private onEvent(run: Run, ev: ProviderEvent): void {
     if (run.finished) return;
-    run.observer?.(ev);
+    // Deltas are kept for a reader only when the job streams: nobody reads them otherwise.
+    if (ev.type !== 'result' && run.request.stream) run.events.push(ev);
     const base = {
       ts: nowSeconds(),
       process_id: run.id,
-      session_id: run.job.request.sessionId,
+      session_id: run.request.sessionId,
       status: 'running' as const,
       model: run.job.model,
+      key_id: run.job.owner.keyId,
     };
     switch (ev.type) {
       case 'tool_use':
@@ -314,32 +349,29 @@ export class ProcessManager {
           is_error: ev.isError,
         });
         break;
-      case 'result':
-        run.cliMs = ev.result.cliMs;
-        this.finish(
-          run,
-          toChatCompletion(
-            { id: run.completionId, created: run.created, model: run.job.model, processId: run.id },
-            ev.result,
-          ),
-        );
+      case 'result': {
+        const { cliMs, ...result } = ev.result;
+        run.cliMs = cliMs;
+        this.finish(run, { ...result, ...run.ids });
         break;
+      }
       default:
         break;
     }
   }
 
   private asGatewayError(log: Logger, err: unknown): GatewayError {
-    if (err instanceof GatewayError) return err;
+    const known = knownError(err);
+    if (known) return known;
     log.error({ err }, 'unexpected error in a run');
     return new GatewayError(500, 'api_error', 'internal error while running the completion', { code: 'internal_error' });
   }
 
   /** The run stopped at client function calls: answered now, it waits for their results. */
-  private requireAction(run: Run, completion: ChatCompletion): void {
-    const sid = completion.session_id;
+  private requireAction(run: Run, result: RunResult): void {
+    const sid = result.sessionId;
     const ttl = this.deps.config.toolWaitTtlMs;
-    const ids = completion.choices[0]!.message.tool_calls?.map((c) => c.id) ?? [];
+    const ids = result.toolCalls?.map((c) => c.id) ?? [];
     try {
       this.deps.bus.publish({
         type: 'PROCESS_REQUIRES_ACTION',
@@ -348,18 +380,19 @@ export class ProcessManager {
         session_id: sid,
         status: 'requires_action',
         model: run.job.model,
-        result: completion,
+        key_id: run.job.owner.keyId,
+        result,
         required_action: { type: 'submit_tool_outputs', tool_call_ids: ids, expires_at: nowSeconds() + ttl / 1000 },
       });
     } catch (err) {
       // A wait that could not be recorded is not kept: the parked run is let go, the process fails.
-      void this.deps.provider.cancelWaitingRun?.(sid);
+      void this.deps.provider.capabilities.waitingRuns?.cancelWaitingRun(sid);
       this.finish(run, this.asGatewayError(run.log, err));
       return;
     }
     run.finished = true;
     const timer = setTimeout(() => {
-      void this.deps.provider.cancelWaitingRun?.(sid);
+      void this.deps.provider.capabilities.waitingRuns?.cancelWaitingRun(sid);
       this.settleWaiting(
         sid,
         new GatewayError(504, 'timeout_error', `no tool results arrived within ${ttl} ms: the waiting run was interrupted`, {
@@ -368,8 +401,8 @@ export class ProcessManager {
       );
     }, ttl);
     timer.unref();
-    this.waiting.set(sid, { processId: run.id, model: run.job.model, timer });
-    run.resolve({ record: this.deps.store.get(run.id)!, cliMs: run.cliMs });
+    this.waiting.set(sid, { processId: run.id, model: run.job.model, keyId: run.job.owner.keyId, result, timer });
+    this.settle(run, { result, cliMs: run.cliMs });
   }
 
   /** Ends the wait of a session's process: completed by its next turn, or failed/cancelled. */
@@ -383,34 +416,43 @@ export class ProcessManager {
       ts: nowSeconds(),
       process_id: w.processId,
       session_id: sessionId,
-      status: !error ? 'completed' : error instanceof CancelledError ? 'cancelled' : 'failed',
+      status: terminalStatus(error),
       model: w.model,
-      result: this.deps.store.get(w.processId)?.result ?? undefined,
+      key_id: w.keyId,
+      result: w.result,
       ...(error ? { error: error.toJSON() } : {}),
     });
   }
 
-  private finish(run: Run, outcome: ChatCompletion | GatewayError): void {
+  private finish(run: Run, outcome: RunResult | GatewayError): void {
     if (run.finished) return;
-    if (!(outcome instanceof GatewayError) && outcome.choices[0]!.finish_reason === 'tool_calls' && outcome.choices[0]!.message.tool_calls?.length) {
-      this.requireAction(run, outcome);
+    const error = outcome instanceof GatewayError ? outcome : undefined;
+    const result = outcome instanceof GatewayError ? undefined : outcome;
+    // The provider stopped at client calls: the process waits for their results.
+    if (result?.finishReason === 'tool_calls' && result.toolCalls?.length) {
+      this.requireAction(run, result);
       return;
     }
     run.finished = true;
-    const failed = outcome instanceof GatewayError;
-    const status = !failed ? 'completed' : outcome instanceof CancelledError ? 'cancelled' : 'failed';
-    if (failed && status === 'failed') run.log.warn({ status: outcome.status, code: outcome.code }, outcome.message);
+    const status = terminalStatus(error);
+    if (error && status === 'failed') run.log.warn({ status: error.status, code: error.code }, error.message);
     const unrecorded = this.complete(run.log, {
       type: 'PROCESS_COMPLETE',
       ts: nowSeconds(),
       process_id: run.id,
-      session_id: failed ? run.job.request.sessionId : outcome.session_id,
+      session_id: result?.sessionId ?? run.request.sessionId,
       status,
       model: run.job.model,
-      ...(failed ? { error: outcome.toJSON(), internal: { claude: outcome.raw } } : { result: outcome }),
+      key_id: run.job.owner.keyId,
+      ...(error ? { error: error.toJSON(), internal: { claude: error.raw } } : { result }),
     });
-    const error = unrecorded ?? (failed ? outcome : undefined);
-    run.resolve({ record: this.deps.store.get(run.id)!, error, cliMs: run.cliMs });
+    this.settle(run, unrecorded ? { error: unrecorded, cliMs: run.cliMs } : { result, error, cliMs: run.cliMs });
+  }
+
+  /** Tells the submitter how the run ended: `done`, and the last of its events. */
+  private settle(run: Run, outcome: Outcome): void {
+    run.resolve(outcome);
+    run.events.push({ type: 'outcome', outcome });
   }
 
   /**

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { openAIErrorSchema } from './errors.js';
+import { fromChatCompletion } from './openai/response.js';
 import { chatCompletionSchema } from './openai/schemas.js';
+import { runResultSchema } from './run-types.js';
 
 export const PROCESS_ID = /^proc_[0-9a-f]{32}$/;
 
@@ -10,6 +12,15 @@ export const TERMINAL: readonly ProcessStatus[] = ['completed', 'failed', 'cance
 
 /** Timestamps are Unix seconds (OpenAI's unit) with millisecond precision. */
 const unixSeconds = z.number();
+
+/** The id of the API key a process (and its events) belongs to; null without keys, and in records older than owners. */
+const keyId = z.string().nullable().default(null);
+
+/**
+ * A process's answer as records and events keep it: neutral. Records written before hold the
+ * rendered chat.completion instead; they are read back as neutral (and rewritten so at start).
+ */
+const storedResultSchema = z.union([runResultSchema, chatCompletionSchema.transform(fromChatCompletion)]);
 
 /** What a process waits for: the results of the client function calls in its `result`. */
 export const requiredActionSchema = z.object({
@@ -28,9 +39,10 @@ export const processRecordSchema = z.object({
   created_at: unixSeconds,
   started_at: unixSeconds.nullable(),
   completed_at: unixSeconds.nullable(),
-  result: chatCompletionSchema.nullable(),
+  result: storedResultSchema.nullable(),
   error: openAIErrorSchema.nullable(),
   required_action: requiredActionSchema.nullable().default(null),
+  key_id: keyId,
 });
 export type ProcessRecord = z.infer<typeof processRecordSchema>;
 
@@ -43,7 +55,7 @@ export const eventTypeSchema = z.enum([
   'PROCESS_COMPLETE',
 ]);
 
-/** One message of `/v1/events`, as sent on the wire and kept for replay. */
+/** One message of `/v1/events`, as kept for replay; sent with its `result` rendered (src/openai/records.ts). */
 export const gatewayEventSchema = z.object({
   seq: z.number().int(),
   type: eventTypeSchema,
@@ -52,7 +64,7 @@ export const gatewayEventSchema = z.object({
   session_id: z.string(),
   status: processStatusSchema,
   model: z.string(),
-  result: chatCompletionSchema.optional(),
+  result: storedResultSchema.optional(),
   error: openAIErrorSchema.optional(),
   tool_use_id: z.string().optional(),
   name: z.string().optional(),
@@ -60,6 +72,7 @@ export const gatewayEventSchema = z.object({
   content: z.unknown().optional(),
   is_error: z.boolean().optional(),
   required_action: requiredActionSchema.optional(),
+  key_id: keyId,
 });
 export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
 

@@ -1,10 +1,11 @@
 import fp from 'fastify-plugin';
-import type { Provider, ProviderHealth } from '../providers/types.js';
+import type { Provider } from '../providers/types.js';
 import type { Config } from './config.js';
 import { ServiceUnavailableError } from './errors.js';
 import { EventBus } from './event-bus.js';
 import { ProcessManager } from './process-manager.js';
 import { nowSeconds } from './process-types.js';
+import { Readiness } from './readiness.js';
 import { EventLog } from './stores/event-log.js';
 import { prepareDirectories } from './stores/data-dirs.js';
 import { JsonlFiles, jsonlPath } from './stores/jsonl-file.js';
@@ -18,10 +19,8 @@ export interface Gateway {
   bus: EventBus;
   manager: ProcessManager;
   sessions: SessionStore;
-  /** Readiness of the provider: checked once, then cached (failures are re-checked after a while). */
-  readiness(): Promise<ProviderHealth>;
-  /** Throws the 503 that readiness stands for when the provider is not usable. */
-  assertReady(): Promise<ProviderHealth>;
+  /** Whether the provider is usable, cached; the manager checks it before it takes a job. */
+  readiness: Readiness;
 }
 
 declare module 'fastify' {
@@ -29,8 +28,6 @@ declare module 'fastify' {
     gateway: Gateway;
   }
 }
-
-const RECHECK_FAILED_MS = 10_000;
 
 /**
  * The gateway's shared services as one decorator: stores and logs fed by one event bus, the
@@ -71,6 +68,7 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
           session_id: r.session_id,
           status: 'failed',
           model: r.model,
+          key_id: r.key_id,
           error: {
             message: `the gateway stopped while this process was ${r.status}; it did not complete`,
             type: 'api_error',
@@ -84,23 +82,11 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
       throw err;
     }
 
-    const manager = new ProcessManager({ provider, bus, store, sessions, config, log: app.log });
-    provider.start?.();
-    let health: { at: number; value: ProviderHealth } | undefined;
-    const readiness = async () => {
-      if (!health || (!health.value.ok && Date.now() - health.at > RECHECK_FAILED_MS)) {
-        health = { at: Date.now(), value: await provider.check() };
-      }
-      return health.value;
-    };
+    const readiness = new Readiness(() => provider.check());
+    const manager = new ProcessManager({ provider, bus, store, sessions, readiness, config, log: app.log });
+    provider.capabilities.lifecycle?.start();
 
-    const assertReady = async () => {
-      const h = await readiness();
-      if (!h.ok) throw new ServiceUnavailableError(h.reason ?? 'the provider is not usable', h.code ?? 'claude_unusable');
-      return h;
-    };
-
-    app.decorate('gateway', { config, provider, bus, manager, sessions, readiness, assertReady });
+    app.decorate('gateway', { config, provider, bus, manager, sessions, readiness });
     // Requests still arriving on open connections while shutting down get the OpenAI error shape.
     app.addHook('onRequest', async () => {
       if (manager.closing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
@@ -109,7 +95,7 @@ export const servicesPlugin = fp<{ config: Config; provider: Provider }>(
       await manager.shutdown(config.shutdownGraceMs);
     });
     app.addHook('onClose', async () => {
-      await provider.close?.();
+      await provider.capabilities.lifecycle?.close();
       files.closeAll();
     });
   },

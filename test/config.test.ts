@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { derivedKeyId } from '../src/keys.js';
 
 const run = promisify(execFile);
 
@@ -56,7 +57,7 @@ describe('configuration from the environment', () => {
       maxConcurrency: 2,
       maxQueue: 0,
       requestTimeoutMs: 1000,
-      apiKeys: ['a', 'b', 'c'],
+      apiKeys: ['a', 'b', 'c'].map((secret) => ({ id: derivedKeyId(secret), secret })),
       allowedTools: ['Bash', 'Read'],
       logLevel: 'debug',
     });

@@ -166,7 +166,8 @@ describe('events with GATEWAY_API_KEYS', () => {
     expect(await refusal(openEvents(gw.url, { api_key: 'wrong' }))).toBe(401);
     expect(await refusal(openEvents(gw.url, {}, { authorization: 'Bearer wrong' }))).toBe(401);
 
-    const viaHeader = await openEvents(gw.url, {}, { authorization: 'Bearer key-two' });
+    // Both with the key that runs the completion: another key's socket would not hear of it.
+    const viaHeader = await openEvents(gw.url, {}, { authorization: 'Bearer key-one' });
     const viaQuery = await openEvents(gw.url, { api_key: 'key-one' });
     try {
       const r = await fetchJson(`${gw.url}/v1/chat/completions`, {

@@ -150,9 +150,10 @@ describe('missing CLI', () => {
     expect(r.status).toBe(503);
     expect(r.body.error).toEqual({ ...OPENAI_ERROR, type: 'api_error', code: 'claude_not_found' });
     expect(r.body.error.message).toMatch(/^claude executable not found/);
-    expect((await fetchJson(`${gw.url}/v1/processes/${r.headers.get('x-process-id')}`)).body.status).toBe('failed');
+    // the readiness check runs before anything is queued: no process is left failed behind
+    expect(r.headers.get('x-process-id')).toBeNull();
 
-    // streamed: the readiness check runs before the stream starts, so this too is a plain 503
+    // streamed: the same check runs before the stream starts, so this too is a plain 503
     const streamed = await post(gw, completion('hello?', { stream: true }));
     expect(streamed.status).toBe(503);
     expect(streamed.body.error).toMatchObject({ code: 'claude_not_found', message: expect.stringMatching(/^claude executable not found/) });
@@ -186,12 +187,14 @@ describe('a broken CLI', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('makes /ready a 503 claude_unusable with the reason, and completions a 502 quoting it', async () => {
+  it('makes /ready and completions, streamed or not, a 503 claude_unusable with the reason', async () => {
     const ready = await fetchJson(`${gw.url}/ready`);
     expect(ready.status).toBe(503);
     expect(ready.body.error).toMatchObject({ code: 'claude_unusable', message: expect.stringContaining('cannot open shared object file') });
-    const r = await post(gw, completion('hello?'));
-    expect(r.status).toBe(502);
-    expect(r.body.error.message).toContain('cannot open shared object file');
+    for (const stream of [false, true]) {
+      const r = await post(gw, completion('hello?', { stream }));
+      expect(r.status).toBe(503);
+      expect(r.body.error).toEqual(ready.body.error);
+    }
   });
 });

@@ -187,6 +187,7 @@ describe('EventBus recorders', () => {
     session_id: 's',
     status: 'queued',
     model: 'sonnet',
+    key_id: null,
   });
 
   it('a failing recorder reaches the publisher and stops the event', () => {

@@ -86,6 +86,7 @@ describe('slow WebSocket subscribers', () => {
         session_id: '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f',
         status: 'running',
         model: 'sonnet',
+        key_id: null,
         tool_use_id: `toolu_${i}`,
         content: big,
         is_error: false,

@@ -224,7 +224,7 @@ describe('the document', () => {
     expect(componentValidator('ChatCompletionChunk')(chunk).valid).toBe(true);
     expect(componentValidator('ChatCompletionChunk')({ ...chunk, created: 1767225600.5 }).valid).toBe(false);
     expect(componentValidator('ChatCompletionChunk')({ ...chunk, choices: [{ ...chunk.choices[0], finish_reason: 'done' }] }).valid).toBe(false);
-    const event = { seq: 1, type: 'PROCESS_QUEUED', ts: 1767225600.123, process_id: 'p', session_id: 's', status: 'queued', model: 'm' };
+    const event = { seq: 1, type: 'PROCESS_QUEUED', ts: 1767225600.123, process_id: 'p', session_id: 's', status: 'queued', model: 'm', key_id: null };
     expect(componentValidator('GatewayEvent')(event).valid).toBe(true);
     expect(componentValidator('GatewayEvent')({ ...event, type: 'PROCESS_DONE' }).valid).toBe(false);
     expect(componentValidator('GatewayEvent')({ ...event, seq: undefined }).valid).toBe(false);

@@ -141,6 +141,46 @@ process.stdin.on('end', () => {
     expect(overhead).toBeGreaterThanOrEqual(0);
     expect(overhead).toBeLessThan(1_000);
   });
+
+  it('takes no warm process for a request the readiness check refuses, streamed or not', async () => {
+    // A `claude` whose long-lived mode works (so the pool warms up) but whose `--version` fails.
+    const dir = tempDir('broken-version-');
+    const bin = path.join(dir, 'claude');
+    writeFileSync(
+      bin,
+      `#!/bin/sh
+case " $* " in *" --version "*) echo "version check broken" >&2; exit 1;; esac
+exec "${process.execPath}" "${FAKE_CLAUDE}" "$@"
+`,
+      { mode: 0o755 },
+    );
+    gw = await startGateway({ env: { CLAUDE_BIN: bin } });
+    try {
+      await waitForWarmPool(gw);
+      for (const stream of [true, false]) {
+        const r = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', stream, messages: [{ role: 'user', content: 'hi' }] } });
+        expect(r.status, JSON.stringify(r.body)).toBe(503);
+        expect(r.body.error).toMatchObject({ code: 'claude_unusable', message: expect.stringContaining('version check broken') });
+        expect(r.headers.get('x-process-id')).toBeNull();
+        expect(stats(gw)).toMatchObject({ warm: 1, reserved: 0 });
+      }
+    } finally {
+      await gw.close();
+      gw = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives a reserved warm process back when the queue refuses its request', async () => {
+    gw = await startGateway({ fake: true, env: { MAX_CONCURRENCY: '1', MAX_QUEUE: '0' } });
+    await waitForWarmPool(gw);
+    const hanging = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', background: true, messages: [{ role: 'user', content: 'FAKE_HANG' }] } });
+    expect(hanging.status).toBe(202);
+    await waitFor(() => stats(gw!).busy === 1 && stats(gw!).warm === 1, { what: 'the hanging run on one process, another warm' });
+    const refused = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] } });
+    expect(refused.status).toBe(429);
+    expect(stats(gw)).toMatchObject({ busy: 1, warm: 1, reserved: 0 });
+  });
 });
 
 describe('the process pool with the real CLI', () => {
@@ -217,7 +257,7 @@ describe('CLI processes die with the gateway', () => {
     mkdirSync(path.join(dir, 'home')); // where the fake CLI writes its pid files
     gw = await spawnGateway({ DATA_DIR: path.join(dir, 'data'), HOME: path.join(dir, 'home'), CLAUDE_BIN: FAKE_CLAUDE, ...env });
     const r = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', background: true, messages: [{ role: 'user', content: 'FAKE_HANG' }] } });
-    expect(r.status).toBe(202);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
     const grandchild = await waitFor(() => readPidFile(path.join(dir, 'home', 'fake-claude-grandchild.pid')), { what: 'the hanging run' });
     const fake = readPidFile(path.join(dir, 'home', 'fake-claude.pid'))!;
     await gw.stop('SIGKILL');

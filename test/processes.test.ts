@@ -1,7 +1,7 @@
 // /v1/processes: background runs, listing, cancelling, the queue bound, per-session order and
 // what a gateway restart leaves behind. Clients: plain fetch, the OpenAI SDK and `ws`.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, useMockGateway } from './support/gateway.js';
@@ -297,5 +297,49 @@ describe('restart', () => {
     // and it serves again on the same directory
     const again = await fetchJson(`${gw.url}/v1/chat/completions`, { body: completion('after the restart') });
     expect(again.status).toBe(200);
+  });
+});
+
+describe('records written before results were kept neutral', () => {
+  let gw: TestGateway | undefined;
+  const dir = tempDir('gw-legacy-');
+  afterAll(async () => {
+    await gw?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('are served as they were, on /v1/processes and in replayed events, and rewritten neutral', async () => {
+    const processId = `proc_${'b'.repeat(32)}`;
+    const sessionId = '5d2f8f0e-1c3b-4a6d-8e9f-0a1b2c3d4e5f';
+    const legacy = {
+      id: `chatcmpl-${'c'.repeat(32)}`,
+      object: 'chat.completion',
+      created: 1_700_000_000,
+      model: 'sonnet',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'from before', refusal: null }, finish_reason: 'stop', logprobs: null }],
+      usage: { prompt_tokens: 30, completion_tokens: 4, total_tokens: 34, prompt_tokens_details: { cached_tokens: 12 } },
+      session_id: sessionId,
+      process_id: processId,
+      claude_metadata: { type: 'result', subtype: 'success', result: 'from before' },
+    };
+    const times = { created_at: 1_700_000_000.1, started_at: 1_700_000_000.2, completed_at: 1_700_000_001.3 };
+    const data = path.join(dir, 'data');
+    mkdirSync(data, { recursive: true });
+    const record = { id: processId, object: 'process', status: 'completed', model: 'sonnet', session_id: sessionId, ...times, result: legacy, error: null, required_action: null };
+    writeFileSync(path.join(data, 'processes.jsonl'), `${JSON.stringify(record)}\n`);
+    const event = { seq: 1, type: 'PROCESS_COMPLETE', ts: times.completed_at, process_id: processId, session_id: sessionId, status: 'completed', model: 'sonnet' };
+    writeFileSync(path.join(data, 'events.jsonl'), `${JSON.stringify(event)}\n`);
+
+    gw = await startGateway({ fake: true, dir });
+    const got = await fetchJson(`${gw.url}/v1/processes/${processId}`);
+    expect(got.status).toBe(200);
+    expect(JSON.stringify(got.body.result)).toBe(JSON.stringify(legacy));
+    const sub = await openEvents(gw.url, { since: 0, process_id: processId });
+    try {
+      expect((await sub.next((e) => e.type === 'PROCESS_COMPLETE', 3_000)).result).toEqual(legacy);
+    } finally {
+      await sub.close();
+    }
+    expect(JSON.parse(readFileSync(path.join(data, 'processes.jsonl'), 'utf8')).result).toMatchObject({ completionId: 'c'.repeat(32), text: 'from before' });
   });
 });

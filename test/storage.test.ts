@@ -7,7 +7,6 @@ import {
   appendFileSync,
   chmodSync,
   closeSync,
-  existsSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -21,7 +20,8 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toCompletionJob } from '../src/completion-job.js';
+import { toCompletionJob } from '../src/openai/request.js';
+import { ANONYMOUS } from '../src/ownership.js';
 import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, waitForWarmPool } from './support/gateway.js';
 import { completion, fetchJson, waitFor, waitForStatus } from './support/process-helpers.js';
 import { type SpawnedGateway, runGatewayToExit, spawnGateway } from './support/spawn-gateway.js';
@@ -404,18 +404,25 @@ describe('a full disk', () => {
 describe('a log line that cannot be serialized', () => {
   it('fails the process with a 500 naming the cause instead of being dropped', async () => {
     gw = await startGateway({ fake: true });
-    const { manager, provider, config, sessions } = gw.app.gateway;
+    const { manager, provider, config } = gw.app.gateway;
     let deep: unknown = 'leaf';
     for (let i = 0; i < 200_000; i++) deep = [deep];
-    const job = toCompletionJob({ model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] } as never, { provider, config, sessions });
+    const job = toCompletionJob({ model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] } as never, {
+      owner: ANONYMOUS,
+      allowedTools: [],
+      resolveModel: (name) => provider.resolveModel(name),
+      findWaitingRun: () => undefined,
+      prepareJsonSchema: (schema) => schema,
+    });
     job.messages = [{ role: 'user', content: 'hi', deep }];
     const submitted = manager.submit(job);
     await expect(submitted).rejects.toMatchObject({ status: 500, code: 'storage_error' });
     await expect(submitted).rejects.toThrow(/^could not write the session log: RangeError: Maximum call stack size exceeded$/);
-    // Not recorded, not run; the gateway goes on.
-    expect(manager.list({ limit: 10 }).data).toEqual([]);
+    // Not recorded, not run; its session log has the failure.
+    expect(manager.list({ limit: 10, viewer: ANONYMOUS }).data).toEqual([]);
+    expect(readdirSync(config.logDir)).toEqual([expect.stringMatching(/^[0-9a-f-]{36}\.jsonl$/)]);
+    // The gateway goes on.
     expect((await fetchJson(`${gw.url}/v1/chat/completions`, { body: completion('hi') })).status).toBe(200);
-    expect(existsSync(path.join(config.logDir, `${job.request.sessionId}.jsonl`))).toBe(true);
     expectWholeLines(config.dataDir);
   });
 });

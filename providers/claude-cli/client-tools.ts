@@ -1,7 +1,6 @@
 import type { ClientTool, ToolResult } from '../types.js';
 import { CLIENT_SERVER } from './args.js';
-
-type Json = Record<string, any>;
+import type { Json } from './json-line.js';
 
 const rpcResult = (id: unknown, result: Json) => ({ jsonrpc: '2.0', id, result });
 

@@ -1,9 +1,22 @@
 import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BadCliOutputError, CliNotFoundError, excerpt } from '../../src/errors.js';
-import type { Provider, ProviderEvent, ProviderHealth, ProviderRequest, SessionSettings, WaitingRunLoss } from '../types.js';
+import {
+  type Lifecycle,
+  type Provider,
+  type ProviderCapabilities,
+  ProviderError,
+  type ProviderErrorKind,
+  type ProviderEvent,
+  type ProviderHealth,
+  type ProviderRequest,
+  type SessionReservation,
+  type SessionSettings,
+  type WaitingRunLoss,
+  type WaitingRuns,
+} from '../types.js';
 import { type SpawnProfile, liveArgs, writeSpawnFiles } from './args.js';
 import { childEnv, runEnv } from './env.js';
+import { excerpt, spawnFailure } from './failure.js';
 import { LiveCliProcess } from './live-process.js';
 import { listModels, resolveModel } from './models.js';
 import { type OneShotContext, runOneShot } from './one-shot.js';
@@ -25,14 +38,21 @@ export interface ClaudeCliOptions {
   parentEnv?: NodeJS.ProcessEnv;
   /** Long-lived processes (warm pool, hot sessions); without it every run is a one-shot `claude -p`. */
   pool?: Omit<PoolOptions, 'spawn' | 'onError' | 'onRunLost'>;
+  /** Failures nobody waits for (a warm process that could not be spawned). */
   onError?(err: unknown): void;
 }
 
-export class ClaudeCliProvider implements Provider {
+/** How long `claude --version` may take before the CLI counts as broken. */
+const CHECK_TIMEOUT_MS = 15_000;
+
+/** Failures of a turn that mean its pooled process died under it (worth one more try on a new one). */
+const PROCESS_DIED: ReadonlySet<ProviderErrorKind> = new Set(['bad_output', 'cancelled']);
+
+export class ClaudeCliProvider implements Provider, SessionReservation, WaitingRuns, Lifecycle {
   readonly name = 'claude-cli';
+  readonly capabilities: ProviderCapabilities;
   private readonly ctx: OneShotContext;
   private readonly pool: ProcessPool | undefined;
-  private readonly schemas = new StructuredOutputSchemas();
   private readonly lostRunListeners: ((sessionId: string, why: WaitingRunLoss) => void)[] = [];
 
   constructor(private readonly opts: ClaudeCliOptions) {
@@ -52,6 +72,9 @@ export class ClaudeCliProvider implements Provider {
         },
       });
     }
+    // Sessions are reserved from, and runs wait in, pooled processes only.
+    const pooled = this.pool ? { sessionReservation: this, waitingRuns: this } : {};
+    this.capabilities = { ...pooled, lifecycle: this, structuredOutput: new StructuredOutputSchemas() };
   }
 
   /**
@@ -97,10 +120,6 @@ export class ClaudeCliProvider implements Provider {
     this.pool?.release(sessionId);
   }
 
-  prepareJsonSchema(schema: Record<string, unknown>): Record<string, unknown> {
-    return this.schemas.prepare(schema);
-  }
-
   stats() {
     return this.pool?.stats();
   }
@@ -134,7 +153,8 @@ export class ClaudeCliProvider implements Provider {
         }
         return;
       } catch (err) {
-        const retry = attempt === 0 && !yielded && !signal.aborted && !entry.proc.isAlive && err instanceof BadCliOutputError;
+        const retry =
+          attempt === 0 && !yielded && !signal.aborted && !entry.proc.isAlive && err instanceof ProviderError && PROCESS_DIED.has(err.kind);
         if (!retry) throw err;
       } finally {
         pool.checkin(entry);
@@ -178,27 +198,17 @@ export class ClaudeCliProvider implements Provider {
   }
 
   async check(): Promise<ProviderHealth> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), 15_000);
-    const proc = spawnCli({
-      bin: this.opts.bin,
-      args: ['--version'],
-      cwd: process.cwd(),
-      env: this.ctx.env,
-      stdin: '',
-      signal: controller.signal,
-      killGraceMs: 0,
-    });
+    const signal = AbortSignal.timeout(CHECK_TIMEOUT_MS);
+    const proc = spawnCli({ bin: this.opts.bin, args: ['--version'], cwd: process.cwd(), env: this.ctx.env, stdin: '', signal, killGraceMs: 0 });
     let stdout = '';
     for await (const line of proc.lines) stdout += `${line}\n`;
     const exit = await proc.exit;
-    clearTimeout(timer);
-    if (exit.spawnError === 'ENOENT') return { ok: false, code: 'claude_not_found', reason: new CliNotFoundError(this.opts.bin).message };
-    if (exit.spawnError) return { ok: false, code: 'claude_unusable', reason: `claude executable could not be started: ${exit.spawnError}` };
+    if (exit.spawnError) return { ok: false, error: spawnFailure(this.opts.bin, exit.spawnError) };
     const version = stdout.trim();
     if (exit.exitCode !== 0 || !version) {
-      const how = controller.signal.aborted ? 'timed out' : `exited with code ${exit.exitCode ?? exit.signal}`;
-      return { ok: false, code: 'claude_unusable', reason: `claude --version ${how}: ${excerpt(exit.stderr || stdout) || 'no output'}` };
+      const how = signal.aborted ? 'timed out' : `exited with code ${exit.exitCode ?? exit.signal}`;
+      const reason = `claude --version ${how}: ${excerpt(exit.stderr || stdout) || 'no output'}`;
+      return { ok: false, error: new ProviderError('unavailable', reason, { code: 'claude_unusable' }) };
     }
     return { ok: true, version };
   }

@@ -4,9 +4,11 @@ import type { ClientTool, ProviderEvent, ProviderResult, ToolCall, ToolResult } 
 import { CLIENT_SERVER } from './args.js';
 import { ClientToolBridge } from './client-tools.js';
 import { cliFailure } from './failure.js';
+import { type Json, parseJsonLine } from './json-line.js';
 import { CliOutput, type ToolStop } from './output.js';
-import { mapCliResult } from './result.js';
+import { mapCliResult, toTokenUsage } from './result.js';
 import { type CliExit, type CliProcess, spawnCli } from './spawn.js';
+import { stopOnAbort, stopWithGrace } from './stop.js';
 
 export interface LiveProcessOptions {
   bin: string;
@@ -34,8 +36,6 @@ interface Run {
   waiting: ToolCall[];
   stop?: ToolStop;
 }
-
-type Json = Record<string, any>;
 
 /** Lines for the run that waits on them. */
 class LineQueue {
@@ -143,15 +143,9 @@ export class LiveCliProcess {
   async *turn(input: TurnInput, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
     const run = this.startTurn(input);
     const parallel = this.opts.clientTools?.parallel ?? true;
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      void this.control({ subtype: 'interrupt' });
-      killTimer = setTimeout(() => this.kill(), this.opts.killGraceMs);
-    };
+    const release = stopOnAbort(signal, () => void this.control({ subtype: 'interrupt' }), () => this.kill(), this.opts.killGraceMs);
     let done = false;
     try {
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
       // Calls of a stopped message still to hand out, one at a time: no need to ask the CLI.
       if (run.unsurfaced.length && !signal.aborted) {
         done = true;
@@ -183,8 +177,7 @@ export class LiveCliProcess {
       if (signal.aborted) throw signal.reason;
       throw cliFailure(this.opts.bin, await this.exited, run.out.excerpt(), this.sessionId);
     } finally {
-      signal.removeEventListener('abort', onAbort);
-      clearTimeout(killTimer);
+      release();
       if (signal.aborted && this.run === run) this.run = undefined;
       // A turn abandoned half-way (its consumer stopped) leaves the process in an unknown state.
       if (!done && this.alive && !signal.aborted && this.run === run) this.kill();
@@ -196,13 +189,12 @@ export class LiveCliProcess {
     const run = this.run;
     if (!run) return;
     this.bridge?.reset();
-    const timer = setTimeout(() => this.kill(), this.opts.killGraceMs);
-    await this.control({ subtype: 'interrupt' });
+    const release = stopWithGrace(() => void this.control({ subtype: 'interrupt' }), () => this.kill(), this.opts.killGraceMs);
     for (let line = await run.queue.next(); line !== undefined; line = await run.queue.next()) {
       run.out.push(line);
       if (run.out.result) break;
     }
-    clearTimeout(timer);
+    release();
     this.run = undefined;
   }
 
@@ -236,12 +228,8 @@ export class LiveCliProcess {
       toolCalls: calls,
       sessionId: this.sessionId,
       finishReason: 'tool_calls',
-      usage: {
-        inputTokens: first ? stop.usage.input_tokens : 0,
-        outputTokens: first ? stop.usage.output_tokens : 0,
-        cacheReadTokens: first ? stop.usage.cache_read_input_tokens : 0,
-        cacheCreationTokens: first ? stop.usage.cache_creation_input_tokens : 0,
-      },
+      // So does the message's usage: counted once over all its calls.
+      usage: first ? toTokenUsage(stop.usage) : { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 },
       raw: {
         type: 'tool_calls',
         session_id: this.sessionId,
@@ -279,10 +267,9 @@ export class LiveCliProcess {
 
   /** Closes stdin so the CLI exits by itself; killed if it has not after the grace period. */
   async close(): Promise<CliExit> {
-    this.proc.endInput();
-    const timer = setTimeout(() => this.kill(), this.opts.killGraceMs);
+    const release = stopWithGrace(() => this.proc.endInput(), () => this.kill(), this.opts.killGraceMs);
     const exit = await this.exited;
-    clearTimeout(timer);
+    release();
     return exit;
   }
 
@@ -293,7 +280,7 @@ export class LiveCliProcess {
   /** Routes every stdout line: control traffic here, everything else to the current turn. */
   private async pump(): Promise<void> {
     for await (const line of this.proc.lines) {
-      const msg = line.startsWith('{"type":"control') ? parse(line) : undefined;
+      const msg = line.startsWith('{"type":"control') ? parseJsonLine(line) : undefined;
       if (msg?.type === 'control_response') {
         const id = msg.response?.request_id;
         this.pending.get(id)?.(msg.response);
@@ -313,13 +300,5 @@ export class LiveCliProcess {
     }
     await this.exited;
     this.run?.queue.end();
-  }
-}
-
-function parse(line: string): Json | undefined {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
   }
 }

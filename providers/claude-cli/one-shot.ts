@@ -29,16 +29,13 @@ export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, sig
 async function* run(ctx: OneShotContext, req: ProviderRequest, signal: AbortSignal, files: SpawnFiles): AsyncGenerator<ProviderEvent> {
   // Our own controller too: a consumer that stops iterating early must not leave the CLI running.
   const local = new AbortController();
-  const relay = () => local.abort(signal.reason);
-  if (signal.aborted) relay();
-  else signal.addEventListener('abort', relay, { once: true });
   const proc = spawnCli({
     bin: ctx.bin,
     args: oneShotArgs(req, files),
     cwd: req.cwd,
     env: runEnv(ctx.env, req.toolPolicy.tools, ctx.toolSandbox),
     stdin: req.prompt,
-    signal: local.signal,
+    signal: AbortSignal.any([signal, local.signal]),
     killGraceMs: ctx.killGraceMs,
   });
   const out = new CliOutput(req.stream);
@@ -60,7 +57,6 @@ async function* run(ctx: OneShotContext, req: ProviderRequest, signal: AbortSign
     yield { type: 'result', result: mapCliResult(result, out, Boolean(req.jsonSchema)) };
   } finally {
     if (!out.result) local.abort(new Error('run abandoned'));
-    signal.removeEventListener('abort', relay);
     // Returning only once the CLI is gone keeps a session's next turn off a transcript still being written.
     await proc.exit;
   }

@@ -1,18 +1,8 @@
 import type { ProviderEvent, ToolCall } from '../types.js';
 import { CLIENT_TOOL_PREFIX } from './args.js';
+import { type Json, parseJsonLine } from './json-line.js';
 
 const EXCERPT_BYTES = 4096;
-
-type Json = Record<string, any>;
-
-function parseLine(line: string): Json | undefined {
-  try {
-    const v = JSON.parse(line);
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A point where the run waits for the client: the model called client functions. */
 export interface ToolStop {
@@ -70,12 +60,12 @@ export class CliOutput {
       this.lines.push(line);
       // The CLI prints its json result on one line, well before it exits: take it as it comes.
       if (this.lines.length === 1 && line.startsWith('{')) {
-        const obj = parseLine(line);
+        const obj = parseJsonLine(line);
         if (obj?.type === 'result') this.result = obj;
       }
       return [];
     }
-    const msg = parseLine(line);
+    const msg = parseJsonLine(line);
     if (!msg) return [];
     switch (msg.type) {
       case 'stream_event':
@@ -109,7 +99,7 @@ export class CliOutput {
   finish(): Json | undefined {
     if (!this.streaming && !this.result) {
       const text = this.lines.join('\n').trim();
-      const obj = text ? parseLine(text) : undefined;
+      const obj = text ? parseJsonLine(text) : undefined;
       if (obj?.type === 'result') this.result = obj;
     }
     return this.result;

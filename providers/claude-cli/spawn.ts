@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { reaperTrack } from './reaper.js';
+import { stopOnAbort } from './stop.js';
 
 export interface CliExit {
   exitCode?: number;
@@ -84,29 +85,21 @@ export function spawnCli(opts: SpawnOptions): CliProcess {
     if (stderr.length < STDERR_MAX) stderr += chunk.toString('utf8');
   });
 
-  let killTimer: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    if (pid === undefined) return;
-    killGroup(pid, 'SIGTERM');
-    killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), opts.killGraceMs);
-    killTimer.unref();
-  };
+  let release = () => {};
   if (pid !== undefined) {
     liveGroups.add(pid);
     reaperTrack(pid, true);
-    if (opts.signal.aborted) onAbort();
-    else opts.signal.addEventListener('abort', onAbort, { once: true });
+    release = stopOnAbort(opts.signal, () => killGroup(pid, 'SIGTERM'), () => killGroup(pid, 'SIGKILL'), opts.killGraceMs);
   }
 
   const exit = sub.then((r) => {
-    opts.signal.removeEventListener('abort', onAbort);
-    if (killTimer) clearTimeout(killTimer);
+    release();
     if (pid !== undefined) {
       // Whatever the CLI left behind in its group (tool subprocesses) goes with it.
       killGroup(pid, 'SIGKILL');
       liveGroups.delete(pid);
       reaperTrack(pid, false);
-      // A killed CLI leaves its messaging socket behind (reference §8): not ours to keep.
+      // The CLI's messaging socket outlives a SIGKILL and some error exits: not ours to keep.
       rm(path.join(os.tmpdir(), 'cc-socks', `${pid}.sock`), { force: true }).catch(() => {});
     }
     const spawnError =

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { storageError } from '../../src/errors.js';
+import { ProviderError } from '../types.js';
 
 /** What this class names its files: `<kind>-<uuid>.<ext>`. */
 const OURS = /^(system|settings)-[0-9a-f-]{36}\.(txt|json)$/;
@@ -26,9 +26,11 @@ export class SystemPromptFiles {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       await writeFile(file, text, { mode: 0o600 });
     } catch (err) {
-      // No partial file stays; the request fails with the storage error (507 on a full disk), not a 500.
+      // No partial file stays; the request fails as a storage failure (a full disk, say), not an internal error.
       await this.remove(file);
-      throw storageError(err, `the ${kind === 'settings' ? 'settings' : 'system prompt'} file for the CLI`);
+      throw new ProviderError('storage', `could not write the ${kind === 'settings' ? 'settings' : 'system prompt'} file for the CLI`, {
+        cause: err,
+      });
     }
     return file;
   }

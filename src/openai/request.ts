@@ -1,5 +1,7 @@
-import { InvalidRequestError } from '../errors.js';
+import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { ClientTool, ToolPolicy, ToolResult } from '../../providers/types.js';
+import type { Principal } from '../ownership.js';
+import type { CompletionJob } from '../run-types.js';
 import { type ChatCompletionRequest, type ChatMessage, FUNCTION_NAME } from './schemas.js';
 
 /** Claude Code's own tools: an OpenAI function tool with one of these names enables it. */
@@ -165,4 +167,65 @@ export function toolSetup(req: ChatCompletionRequest, cap: readonly string[]): T
       ? 'You must call at least one of the available functions before you answer.'
       : undefined;
   return { toolPolicy: policy, clientTools, instruction };
+}
+
+/** What the mapping reads of the gateway: who asks, and lookups, none of which changes anything. */
+export interface JobContext {
+  /** Whose job it is (the key that sent the request). */
+  owner: Principal;
+  /** The server's cap on the Claude Code tools a request may enable (ALLOWED_TOOLS). */
+  allowedTools: readonly string[];
+  /** The provider's own model name, or undefined when it does not serve this one. */
+  resolveModel(requested: string): string | undefined;
+  /** The session whose run waits for these client calls, if one does and `owner` may answer it. */
+  findWaitingRun(toolCallIds: string[]): string | undefined;
+  /** A structured-output schema as the provider takes it; throws a 400 for one it would refuse. */
+  prepareJsonSchema(schema: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** Maps a validated OpenAI request to the job the gateway runs. */
+export function toCompletionJob(body: ChatCompletionRequest, ctx: JobContext): CompletionJob {
+  const model = ctx.resolveModel(body.model);
+  if (!model) {
+    throw new NotFoundError(`the model '${body.model}' does not exist (see GET /v1/models)`, 'model', 'model_not_found');
+  }
+  const tools = toolSetup(body, ctx.allowedTools);
+  let conversation = readConversation(body.messages, Boolean(body.session_id));
+  // Tool results go to the run that waits for them, found by their call ids (or its session).
+  let sessionId = body.session_id ?? undefined;
+  let toolResults: ToolResult[] | undefined;
+  if (conversation.toolResults.length) {
+    const waiting = ctx.findWaitingRun(conversation.toolResults.map((r) => r.toolCallId));
+    if (waiting && (!sessionId || sessionId === waiting)) {
+      if (!sessionId) conversation = readConversation(body.messages, true);
+      sessionId = waiting;
+      toolResults = conversation.toolResults;
+    }
+  }
+  const system = [conversation.systemPrompt, tools.instruction].filter(Boolean).join('\n\n');
+  return {
+    model: body.model,
+    messages: body.messages,
+    sessionId,
+    settings: {
+      model,
+      systemPrompt: system || undefined,
+      toolPolicy: tools.toolPolicy,
+      maxTurns: body.max_turns ?? undefined,
+      clientTools: tools.clientTools,
+      parallelToolCalls: body.parallel_tool_calls !== false,
+      jsonSchema: jsonSchemaOf(body.response_format, ctx),
+    },
+    prompt: conversation.prompt,
+    toolResults,
+    stream: body.stream === true,
+    owner: ctx.owner,
+  };
+}
+
+/** `json_schema` asks for its schema (as the provider takes it); `json_object` for any JSON object. */
+function jsonSchemaOf(format: ChatCompletionRequest['response_format'], ctx: JobContext): Record<string, unknown> | undefined {
+  if (format?.type === 'json_schema') return ctx.prepareJsonSchema(format.json_schema.schema ?? { type: 'object' });
+  if (format?.type === 'json_object') return { type: 'object' };
+  return undefined;
 }

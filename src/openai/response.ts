@@ -1,5 +1,6 @@
-import type { FinishReason, ProviderResult, TokenUsage } from '../../providers/types.js';
-import type { ChatCompletion, ChatCompletionChunk, Usage } from './schemas.js';
+import type { TokenUsage } from '../../providers/types.js';
+import type { RunResult } from '../run-types.js';
+import type { ChatCompletion, Usage } from './schemas.js';
 
 /** OpenAI's prompt_tokens include cached input; cache reads are reported as cached_tokens. */
 export function toUsage(u: TokenUsage): Usage {
@@ -12,19 +13,15 @@ export function toUsage(u: TokenUsage): Usage {
   };
 }
 
-export interface CompletionIds {
-  id: string;
-  created: number;
-  model: string;
-  processId: string;
-}
+/** OpenAI's id of an answer, from the gateway's own. */
+export const chatCompletionId = (completionId: string): string => `chatcmpl-${completionId}`;
 
-export function toChatCompletion(ids: CompletionIds, result: ProviderResult): ChatCompletion {
+export function toChatCompletion(result: RunResult): ChatCompletion {
   return {
-    id: ids.id,
+    id: chatCompletionId(result.completionId),
     object: 'chat.completion',
-    created: ids.created,
-    model: ids.model,
+    created: result.created,
+    model: result.model,
     choices: [
       {
         index: 0,
@@ -43,49 +40,34 @@ export function toChatCompletion(ids: CompletionIds, result: ProviderResult): Ch
     ],
     usage: toUsage(result.usage),
     session_id: result.sessionId,
-    process_id: ids.processId,
+    process_id: result.processId,
     claude_metadata: result.raw,
   };
 }
 
-/** Builds the `chat.completion.chunk`s of one streamed completion, all sharing its id. */
-export class ChunkBuilder {
-  constructor(private readonly ids: CompletionIds) {}
-
-  private chunk(delta: ChatCompletionChunk['choices'][0]['delta'], finish: FinishReason | null): ChatCompletionChunk {
-    return {
-      id: this.ids.id,
-      object: 'chat.completion.chunk',
-      created: this.ids.created,
-      model: this.ids.model,
-      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-    };
-  }
-
-  first(sessionId: string): ChatCompletionChunk {
-    return { ...this.chunk({ role: 'assistant', content: '' }, null), session_id: sessionId, process_id: this.ids.processId };
-  }
-
-  text(content: string): ChatCompletionChunk {
-    return this.chunk({ content }, null);
-  }
-
-  /** A tool call as OpenAI streams it: index, id and name first, then argument fragments. */
-  toolCall(index: number, call: { id?: string; name?: string; arguments: string }): ChatCompletionChunk {
-    const head = call.id ? { id: call.id, type: 'function' as const } : {};
-    return this.chunk({ tool_calls: [{ index, ...head, function: { ...(call.name ? { name: call.name } : {}), arguments: call.arguments } }] }, null);
-  }
-
-  /** The last choice chunk; it also carries the CLI's full result, as the non-streamed answer does. */
-  finish(done: ChatCompletion): ChatCompletionChunk {
-    return {
-      ...this.chunk({}, done.choices[0]!.finish_reason),
-      session_id: done.session_id,
-      claude_metadata: done.claude_metadata,
-    };
-  }
-
-  usage(done: ChatCompletion): ChatCompletionChunk {
-    return { ...this.chunk({}, null), choices: [], usage: done.usage };
-  }
+/**
+ * The inverse of toChatCompletion, for records written when results were kept as the rendered
+ * chat.completion: read back neutral, they render as they were, byte for byte (cache creation
+ * tokens, which OpenAI counts in prompt_tokens, stay there as input tokens).
+ */
+export function fromChatCompletion(c: ChatCompletion): RunResult {
+  const choice = c.choices[0]!;
+  const calls = choice.message.tool_calls;
+  return {
+    completionId: c.id.replace(/^chatcmpl-/, ''),
+    created: c.created,
+    model: c.model,
+    processId: c.process_id,
+    sessionId: c.session_id,
+    text: choice.message.content ?? '',
+    ...(calls ? { toolCalls: calls.map((t) => ({ id: t.id, name: t.function.name, arguments: t.function.arguments })) } : {}),
+    finishReason: choice.finish_reason,
+    usage: {
+      inputTokens: c.usage.prompt_tokens - c.usage.prompt_tokens_details.cached_tokens,
+      outputTokens: c.usage.completion_tokens,
+      cacheReadTokens: c.usage.prompt_tokens_details.cached_tokens,
+      cacheCreationTokens: 0,
+    },
+    raw: c.claude_metadata,
+  };
 }

@@ -1,3 +1,4 @@
+import { type Principal, visibleTo } from '../ownership.js';
 import { type BusEvent, type ProcessRecord, type ProcessStatus, TERMINAL, processRecordSchema } from '../process-types.js';
 import type { JsonlFiles } from './jsonl-file.js';
 
@@ -7,6 +8,8 @@ export interface ListQuery {
   limit: number;
   /** Cursor: the id of the last process of the previous page. */
   after?: string;
+  /** Only what this principal may see is listed (and taken as a cursor). */
+  viewer: Principal;
 }
 
 /**
@@ -56,6 +59,7 @@ export class ProcessStore {
           result: null,
           error: null,
           required_action: null,
+          key_id: event.key_id,
         };
         break;
       case 'PROCESS_STARTED':
@@ -100,7 +104,8 @@ export class ProcessStore {
   }
 
   list(q: ListQuery): { data: ProcessRecord[]; has_more: boolean } {
-    const newestFirst = [...this.records.values()].reverse();
+    // Filtered before paginating, so pages, cursors and has_more count only what the viewer sees.
+    const newestFirst = [...this.records.values()].reverse().filter((r) => visibleTo(q.viewer, r.key_id));
     let start = 0;
     if (q.after) {
       const at = newestFirst.findIndex((r) => r.id === q.after);

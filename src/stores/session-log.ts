@@ -19,7 +19,7 @@ export class SessionLog {
   }
 
   apply(e: BusEvent): void {
-    const base = { ts: e.ts, process_id: e.process_id, session_id: e.session_id };
+    const base = { ts: e.ts, process_id: e.process_id, session_id: e.session_id, key_id: e.key_id };
     switch (e.type) {
       case 'PROCESS_QUEUED':
         this.write(e.session_id, { ...base, type: 'request', model: e.model, messages: e.internal?.messages ?? [] });
@@ -31,11 +31,11 @@ export class SessionLog {
         this.write(e.session_id, { ...base, type: 'tool_result', tool_use_id: e.tool_use_id, content: e.content, is_error: e.is_error });
         break;
       case 'PROCESS_REQUIRES_ACTION':
-        this.write(e.session_id, { ...base, type: 'tool_calls', claude: e.result?.claude_metadata ?? {} });
+        this.write(e.session_id, { ...base, type: 'tool_calls', claude: e.result?.raw ?? {} });
         break;
       case 'PROCESS_COMPLETE':
         if (e.status === 'completed') {
-          this.write(e.session_id, { ...base, type: 'response', claude: e.result?.claude_metadata ?? {} });
+          this.write(e.session_id, { ...base, type: 'response', claude: e.result?.raw ?? {} });
         } else {
           this.write(e.session_id, { ...base, type: 'error', status: e.status, error: e.error, claude: e.internal?.claude });
         }

@@ -87,7 +87,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
     url,
     dir,
     home,
-    openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: keys[0] ?? 'unused', maxRetries: 0 }),
+    openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: keys[0]?.secret ?? 'unused', maxRetries: 0 }),
     async close() {
       await app.close();
       if (owned) rmSync(dir, { recursive: true, force: true });
@@ -101,7 +101,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
  */
 export async function waitForWarmPool(gw: TestGateway, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((gw.app.gateway.provider.stats?.()?.warm ?? 0) < 1) {
+  while ((gw.app.gateway.provider.capabilities.lifecycle?.stats()?.warm ?? 0) < 1) {
     if (Date.now() > deadline) throw new Error('the pool did not warm up');
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import type { ProviderEvent, SessionSettings, ToolResult } from '../providers/types.js';
+import type { GatewayError } from './errors.js';
+import type { Principal } from './ownership.js';
+
+/** A completion as a front door asks for it; the core picks its session and working directory. */
+export interface CompletionJob {
+  /** The model name as the client asked for it. */
+  model: string;
+  /** The request's messages, for the session log. */
+  messages: unknown[];
+  /** The session to continue; without it the run starts a new one. */
+  sessionId?: string;
+  /** How the session's process runs, but for its working directory (the session's own). */
+  settings: Omit<SessionSettings, 'cwd'>;
+  prompt: string;
+  /** Results for the run that waits for these client calls. */
+  toolResults?: ToolResult[];
+  /** The answer is streamed: the provider produces deltas, and the handle's `events` carry them. */
+  stream: boolean;
+  /** Who submits it: the process is its key's, and it may continue only the sessions it can see. */
+  owner: Principal;
+}
+
+const tokenUsageSchema = z.object({
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  cacheReadTokens: z.number(),
+  cacheCreationTokens: z.number(),
+});
+
+/**
+ * A run's answer as the gateway keeps it (process records, events): the provider's result and the
+ * ids of the answer, in no front door's format. Front doors render it at the edge.
+ */
+export const runResultSchema = z.object({
+  /** The answer's own id, 32 hex digits (OpenAI shows it as `chatcmpl-<id>`). */
+  completionId: z.string(),
+  /** When the answer was asked for, in whole Unix seconds. */
+  created: z.number(),
+  /** The model name as the client asked for it. */
+  model: z.string(),
+  processId: z.string(),
+  sessionId: z.string(),
+  text: z.string(),
+  /** The client calls the run waits for (finishReason `tool_calls`). */
+  toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })).optional(),
+  finishReason: z.enum(['stop', 'length', 'tool_calls']),
+  usage: tokenUsageSchema,
+  /** The provider's full native result. */
+  raw: z.record(z.string(), z.unknown()),
+});
+export type RunResult = z.infer<typeof runResultSchema>;
+
+/** The ids an answer carries before its result exists (a stream's chunks). */
+export type RunIds = Pick<RunResult, 'completionId' | 'created' | 'model' | 'processId'>;
+
+/** How a run ended for the one who submitted it. */
+export interface Outcome {
+  /** The answer: there unless `error` is (also when the run now waits for client calls). */
+  result?: RunResult;
+  error?: GatewayError;
+  /** Time spent in the provider (the CLI) for this run, when it got that far. */
+  cliMs?: number;
+}
+
+/** What a run's handle yields: the provider's events as they happen, then the outcome, last. */
+export type RunEvent = Exclude<ProviderEvent, { type: 'result' }> | { type: 'outcome'; outcome: Outcome };
