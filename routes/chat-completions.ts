@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { ProcessHandle } from '../src/process-manager.js';
+import type { ProcessHandle } from '../src/core/process-manager.js';
 import { toProcessObject } from '../src/openai/records.js';
 import { toCompletionJob } from '../src/openai/request.js';
 import { toChatCompletion } from '../src/openai/response.js';
 import { chatCompletionRequestSchema } from '../src/openai/schemas.js';
 import { ChunkStream, type StreamData } from '../src/openai/stream.js';
-import { sendError } from '../src/error-handler.js';
+import { sendError } from '../src/http/error-handler.js';
 import { parseWith } from '../src/validation.js';
 
 /** Cancels the process when the client goes away before the answer is complete. */

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { markPublic } from '../src/auth.js';
+import { markPublic } from '../src/http/auth.js';
 import { openapiPath, projectRoot } from '../src/paths.js';
 
 /** The contract as a file (`/openapi.yaml`) and as interactive docs (`/docs`). */

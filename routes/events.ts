@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { GatewayError } from '../src/errors.js';
-import { withoutInternal } from '../src/event-bus.js';
+import { GatewayError } from '../src/core/errors.js';
+import { withoutInternal } from '../src/core/event-bus.js';
 import { toEventMessage } from '../src/openai/records.js';
-import { type Principal, visibleTo } from '../src/ownership.js';
-import { type GatewayEvent, PROCESS_ID, eventTypeSchema } from '../src/process-types.js';
+import { type Principal, visibleTo } from '../src/core/ownership.js';
+import { type GatewayEvent, PROCESS_ID, eventTypeSchema } from '../src/core/process-types.js';
 import { parseWith } from '../src/validation.js';
 
 /** A subscriber this far behind is dropped rather than buffered for without bound. */

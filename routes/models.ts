@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { NotFoundError } from '../src/errors.js';
+import { NotFoundError } from '../src/core/errors.js';
 
 const models: FastifyPluginAsync = async (app) => {
   const { provider } = app.gateway;

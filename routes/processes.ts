@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError } from '../src/errors.js';
+import { NotFoundError } from '../src/core/errors.js';
 import { toProcessObject } from '../src/openai/records.js';
-import { type Principal, visibleTo } from '../src/ownership.js';
-import { PROCESS_ID, processStatusSchema } from '../src/process-types.js';
+import { type Principal, visibleTo } from '../src/core/ownership.js';
+import { PROCESS_ID, processStatusSchema } from '../src/core/process-types.js';
 import { parseWith } from '../src/validation.js';
 
 const listQuery = z.object({

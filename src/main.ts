@@ -1,6 +1,6 @@
-import { buildApp } from './app.js';
+import { buildApp } from './http/app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { StartupError } from './errors.js';
+import { StartupError } from './core/errors.js';
 
 async function main(): Promise<void> {
   let config;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError } from './core/errors.js';
 
 /** `['messages', 0, 'content']` → `messages[0].content`, as OpenAI names fields in errors. */
 export function fieldPath(path: readonly PropertyKey[]): string {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { derivedKeyId } from '../src/keys.js';
+import { derivedKeyId } from '../src/core/keys.js';
 
 const run = promisify(execFile);
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH } from '../src/json-nesting.js';
+import { MAX_JSON_DEPTH } from '../src/http/json-nesting.js';
 import { type TestGateway, startGateway } from './support/gateway.js';
 
 /**

@@ -24,7 +24,7 @@ import {
   processRecordSchema,
   processStatusSchema,
   requiredActionSchema,
-} from '../src/process-types.js';
+} from '../src/core/process-types.js';
 import { type TestGateway, startGateway } from './support/gateway.js';
 import { type Answer, type Contract, type Json, doc, openContract, specText, sseData } from './support/openapi-contract.js';
 import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';

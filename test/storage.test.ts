@@ -21,7 +21,7 @@ import {
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toCompletionJob } from '../src/openai/request.js';
-import { ANONYMOUS } from '../src/ownership.js';
+import { ANONYMOUS } from '../src/core/ownership.js';
 import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, waitForWarmPool } from './support/gateway.js';
 import { completion, fetchJson, waitFor, waitForStatus } from './support/process-helpers.js';
 import { type SpawnedGateway, runGatewayToExit, spawnGateway } from './support/spawn-gateway.js';

@@ -1,4 +1,4 @@
-import type { GatewayEvent, ProcessRecord } from '../process-types.js';
+import type { GatewayEvent, ProcessRecord } from '../core/process-types.js';
 import { toChatCompletion } from './response.js';
 import type { ChatCompletion } from './schemas.js';
 

@@ -1,7 +1,7 @@
-import { InvalidRequestError, NotFoundError } from '../errors.js';
+import { InvalidRequestError, NotFoundError } from '../core/errors.js';
 import type { ClientTool, ToolPolicy, ToolResult } from '../../providers/types.js';
-import type { Principal } from '../ownership.js';
-import type { CompletionJob } from '../run-types.js';
+import type { Principal } from '../core/ownership.js';
+import type { CompletionJob } from '../core/run-types.js';
 import { type ChatCompletionRequest, type ChatMessage, FUNCTION_NAME } from './schemas.js';
 
 /** Claude Code's own tools: an OpenAI function tool with one of these names enables it. */

@@ -1,5 +1,5 @@
 import type { TokenUsage } from '../../providers/types.js';
-import type { RunResult } from '../run-types.js';
+import type { RunResult } from '../core/run-types.js';
 import type { ChatCompletion, Usage } from './schemas.js';
 
 /** OpenAI's prompt_tokens include cached input; cache reads are reported as cached_tokens. */

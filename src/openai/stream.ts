@@ -1,6 +1,6 @@
 import type { FinishReason } from '../../providers/types.js';
-import type { OpenAIError } from '../errors.js';
-import type { Outcome, RunEvent, RunIds } from '../run-types.js';
+import type { OpenAIError } from '../core/errors.js';
+import type { Outcome, RunEvent, RunIds } from '../core/run-types.js';
 import { chatCompletionId, toUsage } from './response.js';
 import type { ChatCompletionChunk } from './schemas.js';
 

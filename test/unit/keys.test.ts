@@ -1,8 +1,8 @@
 // API key entries (`secret` or `id:secret`), the table requests are matched against, and who sees what.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { KeyConfigError, derivedKeyId, keyEntrySchema, keyTable, matchKey } from '../../src/keys.js';
-import { ANONYMOUS, visibleTo } from '../../src/ownership.js';
+import { KeyConfigError, derivedKeyId, keyEntrySchema, keyTable, matchKey } from '../../src/core/keys.js';
+import { ANONYMOUS, visibleTo } from '../../src/core/ownership.js';
 
 const parse = (entry: string) => keyEntrySchema.parse(entry);
 const refusal = (entry: string) => {

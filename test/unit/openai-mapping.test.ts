@@ -1,15 +1,15 @@
 // The OpenAI wire mapping (src/openai/): request → job, run result → chat.completion, run events →
 // stream chunks, and the rendering of records written before results were kept neutral.
 import { describe, expect, it } from 'vitest';
-import { CancelledError, InvalidRequestError, NotFoundError } from '../../src/errors.js';
+import { CancelledError, InvalidRequestError, NotFoundError } from '../../src/core/errors.js';
 import { toEventMessage, toProcessObject } from '../../src/openai/records.js';
 import { type JobContext, toCompletionJob } from '../../src/openai/request.js';
 import { fromChatCompletion, toChatCompletion } from '../../src/openai/response.js';
 import { type ChatCompletionRequest, chatCompletionRequestSchema } from '../../src/openai/schemas.js';
 import { ChunkStream } from '../../src/openai/stream.js';
-import { ANONYMOUS } from '../../src/ownership.js';
-import { processRecordSchema } from '../../src/process-types.js';
-import type { RunEvent, RunIds, RunResult } from '../../src/run-types.js';
+import { ANONYMOUS } from '../../src/core/ownership.js';
+import { processRecordSchema } from '../../src/core/process-types.js';
+import type { RunEvent, RunIds, RunResult } from '../../src/core/run-types.js';
 
 const SESSION = '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f';
 const WAITING = '0b6c3f0e-8a44-4d5b-9a1e-2f7d9c3b5a10';

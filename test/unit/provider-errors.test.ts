@@ -6,7 +6,7 @@ import { CliOutput } from '../../providers/claude-cli/output.js';
 import { mapCliResult } from '../../providers/claude-cli/result.js';
 import { schemaRefused } from '../../providers/claude-cli/structured-output.js';
 import { PROVIDER_ERROR_KINDS, ProviderError, type ProviderErrorKind } from '../../providers/types.js';
-import { GatewayError, InvalidRequestError, fromProviderError, knownError } from '../../src/errors.js';
+import { GatewayError, InvalidRequestError, fromProviderError, knownError } from '../../src/core/errors.js';
 
 /** What a client sees of an error: status, body fields and Retry-After. */
 const wire = (e: GatewayError) => ({

@@ -8,15 +8,15 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Provider, ProviderCapabilities, ProviderEvent, ProviderRequest } from '../../providers/types.js';
 import { loadConfig } from '../../src/config.js';
-import { EventBus } from '../../src/event-bus.js';
-import { createLogger } from '../../src/logger.js';
-import { ANONYMOUS } from '../../src/ownership.js';
-import { type ProcessHandle, ProcessManager } from '../../src/process-manager.js';
-import { Readiness } from '../../src/readiness.js';
-import type { CompletionJob } from '../../src/run-types.js';
-import { JsonlFiles, jsonlPath } from '../../src/stores/jsonl-file.js';
-import { ProcessStore } from '../../src/stores/process-store.js';
-import { SessionStore } from '../../src/stores/session-store.js';
+import { EventBus } from '../../src/core/event-bus.js';
+import { createLogger } from '../../src/http/logger.js';
+import { ANONYMOUS } from '../../src/core/ownership.js';
+import { type ProcessHandle, ProcessManager } from '../../src/core/process-manager.js';
+import { Readiness } from '../../src/core/readiness.js';
+import type { CompletionJob } from '../../src/core/run-types.js';
+import { JsonlFiles, jsonlPath } from '../../src/stores/jsonl/jsonl-file.js';
+import { ProcessStore } from '../../src/stores/jsonl/process-store.js';
+import { SessionStore } from '../../src/stores/jsonl/session-store.js';
 
 /** A run of the provider, held open until the test ends it. */
 interface HeldRun {

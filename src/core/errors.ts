@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProviderError, type ProviderErrorKind, type WaitingRunLoss } from '../providers/types.js';
+import { ProviderError, type ProviderErrorKind, type WaitingRunLoss } from '../../providers/types.js';
 
 /** The OpenAI error object, the only error shape the gateway ever answers with. */
 export const openAIErrorSchema = z.object({

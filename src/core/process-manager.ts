@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type Provider, ProviderError, type ProviderEvent, type ProviderRequest } from '../providers/types.js';
-import type { Config } from './config.js';
+import { type Provider, ProviderError, type ProviderEvent, type ProviderRequest } from '../../providers/types.js';
+import type { Config } from '../config.js';
 import {
   type CancelReason,
   CancelledError,
@@ -19,8 +19,8 @@ import { type BusEvent, type ProcessRecord, type ProcessStatus, nowSeconds } fro
 import type { Readiness } from './readiness.js';
 import { RunChannel } from './run-channel.js';
 import type { CompletionJob, Outcome, RunEvent, RunIds, RunResult } from './run-types.js';
-import type { ListQuery, ProcessStore } from './stores/process-store.js';
-import type { SessionStore } from './stores/session-store.js';
+import type { ListQuery, ProcessStore } from '../stores/jsonl/process-store.js';
+import type { SessionStore } from '../stores/jsonl/session-store.js';
 
 export interface ProcessHandle {
   id: string;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { openAIErrorSchema } from './errors.js';
-import { fromChatCompletion } from './openai/response.js';
-import { chatCompletionSchema } from './openai/schemas.js';
+import { fromChatCompletion } from '../openai/response.js';
+import { chatCompletionSchema } from '../openai/schemas.js';
 import { runResultSchema } from './run-types.js';
 
 export const PROCESS_ID = /^proc_[0-9a-f]{32}$/;

@@ -9,7 +9,7 @@ import {
   PayloadTooLargeError,
   RequestTimeoutError,
   knownError,
-} from './errors.js';
+} from '../core/errors.js';
 
 /** Sends a GatewayError as the OpenAI error body, with its status and headers. */
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {

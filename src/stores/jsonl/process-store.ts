@@ -1,5 +1,5 @@
-import { type Principal, visibleTo } from '../ownership.js';
-import { type BusEvent, type ProcessRecord, type ProcessStatus, TERMINAL, processRecordSchema } from '../process-types.js';
+import { type Principal, visibleTo } from '../../core/ownership.js';
+import { type BusEvent, type ProcessRecord, type ProcessStatus, TERMINAL, processRecordSchema } from '../../core/process-types.js';
 import type { JsonlFiles } from './jsonl-file.js';
 
 export interface ListQuery {

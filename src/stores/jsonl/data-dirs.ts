@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../config.js';
-import { StartupError, describeFsError } from '../errors.js';
+import type { Config } from '../../config.js';
+import { StartupError, describeFsError } from '../../core/errors.js';
 import { PRIVATE_FILE, writePrivateFile } from './jsonl-file.js';
 
 const PRIVATE_DIR = 0o700;

@@ -1,9 +1,4 @@
-import { type BaseLogger, type Bindings, type LevelWithSilent, type Logger as PinoLogger, pino } from 'pino';
-
-/** What the core logs through: the gateway's pino logger, or Fastify's wrapper of it (`app.log`). */
-export interface Logger extends Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'> {
-  child(bindings: Bindings): Logger;
-}
+import { type LevelWithSilent, type Logger as PinoLogger, pino } from 'pino';
 
 const REDACTED = '[redacted]';
 

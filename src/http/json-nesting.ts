@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { InvalidRequestError } from './errors.js';
-import { fieldPath } from './validation.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { fieldPath } from '../validation.js';
 
 /**
  * How deeply objects and arrays may nest in a JSON body (the body itself is level 1). Real JSON

@@ -1,4 +1,4 @@
-import type { ProviderHealth } from '../providers/types.js';
+import type { ProviderHealth } from '../../providers/types.js';
 import { fromProviderError } from './errors.js';
 
 const RECHECK_FAILED_MS = 10_000;

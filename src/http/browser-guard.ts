@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
-import { ForbiddenError } from './errors.js';
+import type { Config } from '../config.js';
+import { ForbiddenError } from '../core/errors.js';
 
 type BrowserPolicy = Pick<Config, 'host' | 'allowedHosts' | 'allowedOrigins'>;
 

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { endSocketWithError } from './error-handler.js';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError } from '../core/errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

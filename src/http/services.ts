@@ -1,17 +1,17 @@
 import fp from 'fastify-plugin';
-import type { Provider } from '../providers/types.js';
-import type { Config } from './config.js';
-import { ServiceUnavailableError } from './errors.js';
-import { EventBus } from './event-bus.js';
-import { ProcessManager } from './process-manager.js';
-import { nowSeconds } from './process-types.js';
-import { Readiness } from './readiness.js';
-import { EventLog } from './stores/event-log.js';
-import { prepareDirectories } from './stores/data-dirs.js';
-import { JsonlFiles, jsonlPath } from './stores/jsonl-file.js';
-import { ProcessStore } from './stores/process-store.js';
-import { SessionLog } from './stores/session-log.js';
-import { SessionStore } from './stores/session-store.js';
+import type { Provider } from '../../providers/types.js';
+import type { Config } from '../config.js';
+import { ServiceUnavailableError } from '../core/errors.js';
+import { EventBus } from '../core/event-bus.js';
+import { ProcessManager } from '../core/process-manager.js';
+import { nowSeconds } from '../core/process-types.js';
+import { Readiness } from '../core/readiness.js';
+import { EventLog } from '../stores/jsonl/event-log.js';
+import { prepareDirectories } from '../stores/jsonl/data-dirs.js';
+import { JsonlFiles, jsonlPath } from '../stores/jsonl/jsonl-file.js';
+import { ProcessStore } from '../stores/jsonl/process-store.js';
+import { SessionLog } from '../stores/jsonl/session-log.js';
+import { SessionStore } from '../stores/jsonl/session-store.js';
 
 export interface Gateway {
   config: Config;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { BusEvent } from '../process-types.js';
+import type { BusEvent } from '../../core/process-types.js';
 import type { JsonlFiles } from './jsonl-file.js';
 
 /**

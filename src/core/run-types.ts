@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ProviderEvent, SessionSettings, ToolResult } from '../providers/types.js';
+import type { ProviderEvent, SessionSettings, ToolResult } from '../../providers/types.js';
 import type { GatewayError } from './errors.js';
 import type { Principal } from './ownership.js';
 

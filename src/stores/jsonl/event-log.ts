@@ -1,5 +1,5 @@
-import { withoutInternal } from '../event-bus.js';
-import { type BusEvent, type GatewayEvent, gatewayEventSchema } from '../process-types.js';
+import { withoutInternal } from '../../core/event-bus.js';
+import { type BusEvent, type GatewayEvent, gatewayEventSchema } from '../../core/process-types.js';
 import type { JsonlFiles } from './jsonl-file.js';
 
 /**

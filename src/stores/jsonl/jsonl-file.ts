@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import { StartupError, describeFsError, storageError } from '../errors.js';
+import { StartupError, describeFsError, storageError } from '../../core/errors.js';
 
 /** The gateway's files hold prompts and answers: owner-only, whatever the umask. */
 export const PRIVATE_FILE = 0o600;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { AuthenticationError } from './errors.js';
-import { type HeldKey, KeyConfigError, type KeyEntry, keyEntrySchema, keyTable, matchKey } from './keys.js';
-import { ANONYMOUS, type Principal } from './ownership.js';
+import { AuthenticationError } from '../core/errors.js';
+import { type HeldKey, KeyConfigError, type KeyEntry, keyEntrySchema, keyTable, matchKey } from '../core/keys.js';
+import { ANONYMOUS, type Principal } from '../core/ownership.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
