@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     const ms = await runCliExpecting(env, direct.workspace, PROMPT, REPLY);
     return { ms, overhead: Number.NaN, sessionId: '' };
   };
-  const warmNow = () => gwP.app.gateway.provider.capabilities.lifecycle?.stats()?.warm ?? 0;
+  const warmNow = () => gwP.app.gateway.stats().pool?.warm ?? 0;
 
   const rows = {
     direct: [] as Sample[],

@@ -3,64 +3,109 @@
  * these types, so a provider can be swapped without touching them. Nothing here (or under
  * providers/) imports the gateway's core: a provider knows neither HTTP nor OpenAI's wire format.
  */
+import { z } from 'zod';
 
-export interface ToolPolicy {
-  /** Claude Code tools the run may use at all (`--tools`); empty means none. */
-  tools: string[];
-  /** Permission rules granted without asking (`--allowedTools`), e.g. `Bash(git *)`. */
-  allowed: string[];
-  /** Permission rules always refused (`--disallowedTools`). */
-  disallowed: string[];
-}
+// ---------------------------------------------------------------- the request
 
-/** A function the client defines and runs itself (OpenAI function calling). */
-export interface ClientTool {
-  name: string;
-  description?: string;
-  /** JSON Schema of the arguments, passed to the model as it is. */
-  parameters: Record<string, unknown>;
-}
+const textPartSchema = z.object({ type: z.literal('text'), text: z.string() });
+/** An image by URL: `https:`, or a `data:` URL holding its bytes. */
+const imagePartSchema = z.object({ type: z.literal('image'), url: z.string() });
+const contentPartSchema = z.discriminatedUnion('type', [textPartSchema, imagePartSchema]);
+export type ContentPart = z.infer<typeof contentPartSchema>;
 
-export interface ToolResult {
-  toolCallId: string;
-  content: string;
-}
-
-export interface ToolCall {
-  id: string;
-  name: string;
+/** A call the model made of one of the client's functions. */
+const toolCallSchema = z.object({
+  id: z.string(),
+  name: z.string(),
   /** The arguments as a JSON string. */
-  arguments: string;
-}
+  arguments: z.string(),
+});
+export type ToolCall = z.infer<typeof toolCallSchema>;
 
-export interface ProviderRequest {
-  /** The provider's own model name (alias or full id), already validated. */
-  model: string;
-  /** What the model is asked now: the new user turn(s), or a rendered history on a first turn. */
-  prompt: string;
-  systemPrompt?: string;
-  sessionId: string;
-  /** true: continue `sessionId`; false: start a new session under that id. */
-  resume: boolean;
-  maxTurns?: number;
-  toolPolicy: ToolPolicy;
-  /** Client functions exposed to the model; its calls come back as `tool_calls`. */
-  clientTools: ClientTool[];
-  /** Surface one client call at a time (`parallel_tool_calls: false`). */
-  parallelToolCalls: boolean;
+const content = z.array(contentPartSchema);
+/** One message of the conversation, in the order the client sent them; system messages may stand anywhere. */
+const messageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('system'), content }),
+  z.object({ role: z.literal('user'), content }),
+  z.object({ role: z.literal('assistant'), content, toolCalls: z.array(toolCallSchema) }),
+  /** The result of one of the calls of the assistant message before it. */
+  z.object({ role: z.literal('tool'), toolCallId: z.string(), content }),
+]);
+export type Message = z.infer<typeof messageSchema>;
+
+/**
+ * A function the model may call. The client runs it, and its calls come back as `toolCalls`; a
+ * provider with a built-in tool of that name may take it as asking for that tool instead.
+ */
+const functionToolSchema = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  /** JSON Schema of the arguments, passed to the model as it is. */
+  parameters: z.record(z.string(), z.unknown()),
+});
+export type FunctionTool = z.infer<typeof functionToolSchema>;
+
+/** Which session a request runs in, as the client asks: the core places it, the provider renders for it. */
+const sessionIntentSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('new') }),
+  /** The provider keeps the session's transcript: the request's messages repeat it, and add to it. */
+  z.object({ kind: z.literal('continue'), sessionId: z.string() }),
+  /** A new session that starts from a copy of this one. */
+  z.object({ kind: z.literal('fork'), sessionId: z.string() }),
+]);
+
+/**
+ * A chat completion as any front door asks for it, in no wire format and no provider's terms: the
+ * whole conversation as structured messages, the tools and what the model may do with them. Each
+ * provider renders it its own way (and refuses, in `prepare`, what it cannot do).
+ */
+export const chatRequestSchema = z.object({
+  /** The provider's own model name (alias or full id), already resolved. */
+  model: z.string(),
+  /** Every message the client sent, also when continuing a session: the provider picks what it needs. */
+  messages: z.array(messageSchema).min(1),
+  tools: z.array(functionToolSchema),
+  /**
+   * Permission rules for the provider's built-in tools, in its own grammar (the Claude CLI's:
+   * `Bash`, `Bash(git *)`): an allowed rule also enables its tool; a denied one only restricts.
+   */
+  permissions: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }),
+  /** `none`: no tools at all; `required`: at least one call; a name: a call of that function now. */
+  toolChoice: z.union([z.enum(['auto', 'none', 'required']), z.object({ name: z.string() })]),
+  /** Whether the model may make several calls at once (else they surface one at a time). */
+  parallelToolCalls: z.boolean(),
   /** Structured output: the answer must be JSON valid against this schema. */
-  jsonSchema?: Record<string, unknown>;
-  /** Results for a run waiting on client calls: it continues instead of taking a new prompt. */
-  toolResults?: ToolResult[];
-  stream: boolean;
+  responseFormat: z.object({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) }).optional(),
+  /** Hints a provider uses when it can, and ignores when it cannot (the Claude CLI takes none). */
+  sampling: z.object({
+    temperature: z.number().optional(),
+    maxTokens: z.number().optional(),
+    stop: z.array(z.string()).optional(),
+    reasoningEffort: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
+  }),
+  session: sessionIntentSchema,
+  /** Agentic turns the run may take at most. */
+  maxTurns: z.number().int().positive().optional(),
+  /** The answer is streamed: the provider yields deltas as they come. */
+  stream: z.boolean(),
+});
+export type ChatRequest = z.infer<typeof chatRequestSchema>;
+
+/** Where the core runs a prepared request: the session it placed it in. */
+export interface RunSession {
+  sessionId: string;
+  /** true: continue the session (the provider has it); false: start a new one under `sessionId`. */
+  resume: boolean;
+  /** The session's working directory. */
   cwd: string;
+  /**
+   * The request's tool results answer the calls the session's run waits for (WaitingRuns): they go
+   * to that run, if it still waits, rather than start a new turn.
+   */
+  answersWaitingRun: boolean;
 }
 
-/** What a session's process is started with, apart from the session itself. */
-export type SessionSettings = Pick<
-  ProviderRequest,
-  'model' | 'systemPrompt' | 'toolPolicy' | 'maxTurns' | 'cwd' | 'clientTools' | 'parallelToolCalls' | 'jsonSchema'
->;
+// ---------------------------------------------------------------- the answer
 
 export interface TokenUsage {
   inputTokens: number;
@@ -181,21 +226,23 @@ export interface ModelInfo {
 }
 
 /** Hands new conversations the session of a process already running (a warm pool). */
-export interface SessionReservation {
+export interface SessionReservation<P = unknown> {
   /**
-   * A session id for a new conversation with these settings, when a process is ready for it;
-   * undefined lets the caller pick a fresh one.
+   * A session id for a new conversation of this prepared request in `cwd`, when a process is ready
+   * for it; undefined lets the caller pick a fresh one.
    */
-  reserveSession(settings: SessionSettings): string | undefined;
+  reserveSession(prepared: P, cwd: string): string | undefined;
   /** Gives back a reservation that will not be used. */
   releaseSession(sessionId: string): void;
 }
 
-/** Runs that stop at client function calls and wait, inside the provider, for their results. */
+/**
+ * Runs that stop at client function calls and wait, inside the provider, for their results. The
+ * core decides how each wait ends (answered, abandoned, expired, cancelled); the provider holds the
+ * parked run, interrupts it when told, and reports the runs it loses.
+ */
 export interface WaitingRuns {
-  /** The session whose run waits for these client calls, if one does. */
-  findWaitingRun(toolCallIds: string[]): string | undefined;
-  /** Interrupts a run that waits for client calls (expired or cancelled). */
+  /** Interrupts the run waiting in a session (abandoned, expired or cancelled); its process may stay for the session. */
   cancelWaitingRun(sessionId: string): Promise<void>;
   /** Subscribes to waiting runs that end by themselves, without their results (by session). */
   onWaitingRunLost(listener: (sessionId: string, why: WaitingRunLoss) => void): void;
@@ -211,36 +258,35 @@ export interface Lifecycle {
   stats(): Record<string, number> | undefined;
 }
 
-/** Structured output with schemas checked (and adapted) before anything runs. */
-export interface StructuredOutput {
-  /**
-   * A schema as the provider takes it (adapted where clients send what it does not know); throws an
-   * `invalid_request` ProviderError for one it would refuse.
-   */
-  prepareJsonSchema(schema: Record<string, unknown>): Record<string, unknown>;
-}
-
 /** What a provider may do beyond running completions: absent means it does not. */
-export interface ProviderCapabilities {
-  sessionReservation?: SessionReservation;
+export interface ProviderCapabilities<P = unknown> {
+  sessionReservation?: SessionReservation<P>;
   waitingRuns?: WaitingRuns;
   lifecycle?: Lifecycle;
-  structuredOutput?: StructuredOutput;
 }
 
-export interface Provider {
+/**
+ * A provider, with `P` the request as it runs it (its prompt rendered, its tools resolved): opaque to
+ * the core, which only hands it back.
+ */
+export interface Provider<P = unknown> {
   readonly name: string;
-  readonly capabilities: ProviderCapabilities;
+  readonly capabilities: ProviderCapabilities<P>;
   /** Models offered on `/v1/models`. */
   models(): ModelInfo[];
   /** Maps a requested model name to the provider's own, or undefined when it is not served. */
   resolveModel(requested: string): string | undefined;
   /**
-   * Runs one completion. Yields events as they happen and ends with exactly one `result`;
-   * failures are thrown as ProviderErrors. When `signal` aborts, the run is stopped and the
+   * Checks a request and makes it ready to run, before it is queued (its session intent is final):
+   * one the provider refuses throws an `invalid_request` ProviderError naming the field.
+   */
+  prepare(request: ChatRequest): P;
+  /**
+   * Runs one prepared request in its session. Yields events as they happen and ends with exactly one
+   * `result`; failures are thrown as ProviderErrors. When `signal` aborts, the run is stopped and the
    * iterator throws `signal.reason`.
    */
-  run(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
+  run(prepared: P, session: RunSession, signal: AbortSignal): AsyncIterable<ProviderEvent>;
   /** Whether a session can be continued (it exists in the provider's own store). */
   hasSession(sessionId: string): Promise<boolean>;
   /** Readiness: is the provider usable at all? Cached by the caller. */

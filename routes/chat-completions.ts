@@ -1,40 +1,36 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { ProcessHandle } from '../src/core/process-manager.js';
 import { toProcessObject } from '../src/openai/records.js';
 import { toCompletionJob } from '../src/openai/request.js';
 import { toChatCompletion } from '../src/openai/response.js';
 import { chatCompletionRequestSchema } from '../src/openai/schemas.js';
 import { ChunkStream, type StreamData } from '../src/openai/stream.js';
+import type { ProcessHandle } from '../src/gateway.js';
 import { sendError } from '../src/http/error-handler.js';
 import { parseWith } from '../src/validation.js';
 
-/** Cancels the process when the client goes away before the answer is complete. */
-function cancelOnDisconnect(reply: FastifyReply, handle: ProcessHandle): void {
+/** Aborted when the client goes away before its answer is complete: the gateway then cancels the process. */
+function disconnected(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) handle.cancel('client_disconnected');
+    if (!reply.raw.writableFinished) controller.abort();
   });
+  return controller.signal;
 }
 
 const chatCompletions: FastifyPluginAsync = async (app) => {
-  const { manager, provider, config } = app.gateway;
-  const structuredOutput = provider.capabilities.structuredOutput;
+  const { gateway } = app;
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseWith(chatCompletionRequestSchema, request.body);
-    const job = toCompletionJob(body, {
-      owner: request.principal,
-      allowedTools: config.allowedTools,
-      resolveModel: (name) => provider.resolveModel(name),
-      findWaitingRun: (ids) => manager.waitingSession(ids, request.principal),
-      prepareJsonSchema: (schema) => structuredOutput?.prepareJsonSchema(schema) ?? schema,
-    });
-    // Errors up to here (validation, CLI missing, 404 session, 429 queue full) are ordinary JSON
+    const job = toCompletionJob(body, { owner: request.principal, resolveModel: (name) => gateway.resolveModel(name) });
+    // A background process outlives its request.
+    const signal = body.background ? undefined : disconnected(reply);
+    // Errors up to here (validation, the provider's refusals, CLI missing, 404 session, 429 queue full) are ordinary JSON
     // answers; once a stream has started they can only be its last event.
-    const handle = await manager.submit(job);
+    const handle = await gateway.submit(job, { principal: request.principal, signal });
     if (body.stream && !body.background) return stream(reply, handle, Boolean(body.stream_options?.include_usage));
     reply.header('x-process-id', handle.id).header('x-session-id', handle.sessionId);
     if (body.background) return reply.code(202).send(toProcessObject(handle.record()));
-    cancelOnDisconnect(reply, handle);
     const { result, error, cliMs } = await handle.done;
     // Time spent in the gateway itself, outside the CLI (the overhead benchmark reads it).
     if (cliMs !== undefined) reply.header('x-gateway-overhead-ms', Math.max(0, reply.elapsedTime - cliMs).toFixed(2));
@@ -57,7 +53,6 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
       'x-session-id': handle.sessionId,
     });
     write(chunks.start(handle.sessionId));
-    cancelOnDisconnect(reply, handle);
     for await (const event of handle.events) for (const data of chunks.push(event)) write(data);
     reply.raw.end();
   }

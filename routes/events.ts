@@ -2,9 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { GatewayError } from '../src/core/errors.js';
-import { withoutInternal } from '../src/core/event-bus.js';
 import { toEventMessage } from '../src/openai/records.js';
-import { type Principal, visibleTo } from '../src/core/ownership.js';
 import { type GatewayEvent, PROCESS_ID, eventTypeSchema } from '../src/core/process-types.js';
 import { parseWith } from '../src/validation.js';
 
@@ -26,30 +24,26 @@ const eventsQuery = z.object({
   since: z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
   api_key: z.string().optional(),
 });
-type EventsQuery = z.infer<typeof eventsQuery>;
 
-/** Each event is serialized once, however many subscribers it goes to. */
-const serialized = new WeakMap<object, { wire: GatewayEvent; json: string }>();
-function serialize(e: GatewayEvent): { wire: GatewayEvent; json: string } {
-  let s = serialized.get(e);
-  if (!s) {
-    const wire = withoutInternal(e);
-    // The answer an event carries goes out as the chat.completion.
-    s = { wire, json: JSON.stringify(toEventMessage(wire)) };
-    serialized.set(e, s);
-  }
-  return s;
+/**
+ * Each event serialized once, however many subscribers it goes to (the gateway hands every one the
+ * same object); the cache is the app's own. The answer an event carries goes out as the chat.completion.
+ */
+function serializer(): (e: GatewayEvent) => string {
+  const serialized = new WeakMap<GatewayEvent, string>();
+  return (e) => {
+    let json = serialized.get(e);
+    if (json === undefined) {
+      json = JSON.stringify(toEventMessage(e));
+      serialized.set(e, json);
+    }
+    return json;
+  };
 }
 
-/** What the subscriber asked for, of what it may see: another key's events are not sent, live or replayed. */
-const matches = (q: EventsQuery, viewer: Principal) => (e: GatewayEvent) =>
-  visibleTo(viewer, e.key_id) &&
-  (!q.process_id || e.process_id === q.process_id) &&
-  (!q.session_id || e.session_id === q.session_id) &&
-  (!q.types || q.types.includes(e.type));
-
 const events: FastifyPluginAsync = async (app) => {
-  const { bus } = app.gateway;
+  const { gateway } = app;
+  const serialize = serializer();
 
   app.route({
     method: 'GET',
@@ -67,22 +61,17 @@ const events: FastifyPluginAsync = async (app) => {
       });
     },
     wsHandler: (socket: WebSocket, request) => {
-      const q = parseWith(eventsQuery, request.query, 'query string');
-      // The principal of the upgrade request: the socket sees what its key may.
-      const wanted = matches(q, request.principal);
+      const { since, api_key: _, ...filter } = parseWith(eventsQuery, request.query, 'query string');
       const send = (e: GatewayEvent) => {
         if (socket.readyState !== socket.OPEN) return;
-        const { wire, json } = serialize(e);
-        if (!wanted(wire)) return;
         if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
           socket.close(CLOSE_TOO_SLOW, 'subscriber too slow: reconnect with since=<last seq>');
           return;
         }
-        socket.send(json);
+        socket.send(serialize(e));
       };
-      // Replay and subscribe in one synchronous step: no event can fall between the two.
-      if (q.since !== undefined) for (const e of bus.since(q.since)) send(e);
-      const unsubscribe = bus.subscribe(send);
+      // The principal of the upgrade request: the socket sees what its key may.
+      const unsubscribe = gateway.subscribe({ filter, since, principal: request.principal }, send);
       const ping = setInterval(() => socket.ping(), PING_MS);
       ping.unref();
       socket.on('close', () => {

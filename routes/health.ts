@@ -1,21 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 const health: FastifyPluginAsync = async (app) => {
-  const { manager, readiness, provider } = app.gateway;
+  const { gateway } = app;
 
   /** Liveness: the event loop answers. */
   app.get('/health', { config: { public: true } }, async () => ({ status: 'ok' }));
 
   /** Readiness: the CLI is installed and answers `--version`. */
   app.get('/ready', { config: { public: true } }, async () => {
-    const h = await readiness.assert();
-    return {
-      status: 'ready',
-      claude_version: h.version,
-      running: manager.activeCount,
-      queued: manager.queuedCount,
-      pool: provider.capabilities.lifecycle?.stats(),
-    };
+    const h = await gateway.ready();
+    const { running, queued, pool } = gateway.stats();
+    return { status: 'ready', claude_version: h.version, running, queued, pool };
   });
 };
 

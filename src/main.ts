@@ -1,6 +1,9 @@
 import { buildApp } from './http/app.js';
+import { createLogger } from './http/logger.js';
 import { ConfigError, loadConfig } from './config.js';
 import { StartupError } from './core/errors.js';
+import { createGateway } from './gateway.js';
+import { createProvider } from './providers.js';
 
 async function main(): Promise<void> {
   let config;
@@ -13,7 +16,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await buildApp(config);
+  const log = createLogger(config.logLevel);
+  const gateway = await createGateway(config, { log, provider: createProvider(config, process.env, log) });
+  const app = await buildApp(config, gateway, { log });
   if (!app.keyRing.enabled && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     app.log.warn(
       { host: config.host },
@@ -25,13 +30,17 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      (err) => {
-        app.log.error({ err }, 'error while shutting down');
-        process.exit(1);
-      },
-    );
+    // The gateway first: while it drains, the front door still answers (503 to new work).
+    gateway
+      .shutdown(config.shutdownGraceMs)
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          app.log.error({ err }, 'error while shutting down');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

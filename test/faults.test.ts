@@ -127,7 +127,7 @@ describe.each(MODES)('deadline (REQUEST_TIMEOUT_MS 1000, $mode)', ({ env }) => {
     expect(grandchild).toBeDefined();
     await waitFor(() => !isAlive(fake!) && !isAlive(grandchild!), { timeoutMs: 2_000, what: 'the fake CLI and its grandchild to die' });
     // What is left of this gateway's CLIs are the pool's idle processes (none without the pool).
-    const pool = (gw.app.gateway.provider as ClaudeCliProvider).stats();
+    const pool = (gw.provider as ClaudeCliProvider).stats();
     expect(processesMatching(gw.dir)).toHaveLength(pool ? pool.total - pool.busy : 0);
 
     const record = await waitForStatus(gw.url, r.headers.get('x-process-id')!, ['failed']);

@@ -3,7 +3,6 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
-import { liveProcessGroups } from '../providers/claude-cli/spawn.js';
 import { type TestGateway, startGateway } from './support/gateway.js';
 
 /**
@@ -158,14 +157,15 @@ describe(`fuzz (${RUNS} runs per property)`, () => {
   it('leaves no stray CLI process and no file outside the gateway own', async () => {
     // Background runs started by valid fuzz cases finish within the fake CLI's few milliseconds;
     // what stays are the pool's idle processes, and nothing else.
-    const pool = () => (gw.app.gateway.provider as ClaudeCliProvider).stats()!;
-    const settling = () => gw.app.gateway.manager.activeCount > 0 || pool().closing > 0 || liveProcessGroups() !== pool().total;
+    const provider = gw.provider as ClaudeCliProvider;
+    const pool = () => provider.stats()!;
+    const settling = () => gw.app.gateway.stats().running > 0 || pool().closing > 0 || provider.liveProcessGroups !== pool().total;
     for (let i = 0; i < 100 && settling(); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(pool().busy).toBe(0);
     expect(pool().total).toBeLessThanOrEqual(gw.config.pool.maxProcesses);
-    expect(liveProcessGroups()).toBe(pool().total);
+    expect(provider.liveProcessGroups).toBe(pool().total);
     expect(readdirSync(gw.dir).sort()).toEqual(['data', 'workspace']);
     expect(readdirSync(gw.config.workdir)).toEqual([]);
     const data = readdirSync(gw.config.dataDir).sort();

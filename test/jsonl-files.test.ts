@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { StartupError, StorageError, storageError } from '../src/core/errors.js';
 import { EventBus } from '../src/core/event-bus.js';
-import type { BusEvent } from '../src/core/process-types.js';
+import type { NewEvent } from '../src/core/process-types.js';
 import { type CorruptReport, JsonlFiles, type WriteFn } from '../src/stores/jsonl/jsonl-file.js';
 
 const dirs: string[] = [];
@@ -180,7 +180,7 @@ describe('storageError: the one errno → error mapping', () => {
 });
 
 describe('EventBus recorders', () => {
-  const event = (): Omit<BusEvent, 'seq'> => ({
+  const event = (): NewEvent => ({
     type: 'PROCESS_QUEUED',
     ts: 1,
     process_id: 'proc_x',
@@ -190,41 +190,60 @@ describe('EventBus recorders', () => {
     key_id: null,
   });
 
-  it('a failing recorder reaches the publisher and stops the event', () => {
+  it('a failing recorder reaches the publisher and stops the event', async () => {
     const bus = new EventBus(10);
     const seen: string[] = [];
     const failure = new Error('disk full');
     bus.record(() => {
       throw failure;
     });
-    bus.record(() => seen.push('second recorder'));
+    bus.record(() => void seen.push('second recorder'));
     bus.subscribe(() => seen.push('subscriber'));
-    expect(() => bus.publish(event())).toThrow(failure);
+    await expect(bus.publish(event())).rejects.toThrow(failure);
     expect(seen).toEqual([]);
     expect(bus.since(0)).toEqual([]);
   });
 
-  it('best effort: the failure is reported, everyone else still gets the event', () => {
+  it('best effort: the failure is reported, everyone else still gets the event', async () => {
     const errors: unknown[] = [];
     const bus = new EventBus(10, [], (err) => errors.push(err));
     const seen: string[] = [];
-    bus.record(() => {
+    bus.record(async () => {
       throw new Error('disk full');
     });
-    bus.record(() => seen.push('second recorder'));
+    bus.record(() => void seen.push('second recorder'));
     bus.subscribe(() => seen.push('subscriber'));
-    bus.publish(event(), { bestEffort: true });
+    await bus.publish(event(), { bestEffort: true });
     expect(seen).toEqual(['second recorder', 'subscriber']);
     expect(errors).toHaveLength(1);
   });
 
-  it('a failing subscriber stays its own problem', () => {
+  it('a failing subscriber stays its own problem', async () => {
     const errors: unknown[] = [];
     const bus = new EventBus(10, [], (err) => errors.push(err));
     bus.subscribe(() => {
       throw new Error('socket gone');
     });
-    expect(bus.publish(event()).seq).toBe(1);
+    expect((await bus.publish(event())).seq).toBe(1);
     expect(errors).toHaveLength(1);
+  });
+
+  it('waits for a recorder that answers late, and holds the events after it in seq order', async () => {
+    const bus = new EventBus(10);
+    const seen: string[] = [];
+    let answer!: () => void;
+    const late = new Promise<void>((resolve) => (answer = resolve));
+    bus.record(async (e) => {
+      if (e.seq === 1) await late;
+      seen.push(`recorded ${e.seq}`);
+    });
+    bus.subscribe((e) => seen.push(`told ${e.seq}`));
+    const first = bus.publish(event());
+    const second = bus.publish(event());
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([]);
+    answer();
+    expect([(await first).seq, (await second).seq]).toEqual([1, 2]);
+    expect(seen).toEqual(['recorded 1', 'told 1', 'recorded 2', 'told 2']);
   });
 });

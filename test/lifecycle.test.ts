@@ -2,9 +2,10 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import type { Provider } from '../providers/types.js';
 import { CLOSE_TOO_SLOW } from '../routes/events.js';
 import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { completion, fetchJson, openEvents, waitFor, wsUrl } from './support/process-helpers.js';
+import { completion, fetchJson, openEvents, waitFor, waitForStatus, wsUrl } from './support/process-helpers.js';
 import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
 
 let spawned: SpawnedGateway | undefined;
@@ -66,9 +67,32 @@ describe('graceful shutdown (SIGTERM)', () => {
   });
 });
 
+/** A provider whose run reports `total` tool results of 1 MiB, one per turn of the event loop, then answers. */
+function floodingProvider(total: number): Provider {
+  const big = 'x'.repeat(1024 * 1024);
+  return {
+    name: 'flood',
+    capabilities: {},
+    models: () => [],
+    resolveModel: (requested) => requested,
+    prepare: () => undefined,
+    hasSession: async () => false,
+    check: async () => ({ ok: true }),
+    async *run(_prepared, session) {
+      for (let i = 0; i < total; i++) {
+        yield { type: 'tool_result', toolUseId: `toolu_${i}`, content: big, isError: false };
+        await new Promise((r) => setImmediate(r));
+      }
+      const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheCreationTokens: 0 };
+      yield { type: 'result', result: { text: 'flooded', sessionId: session.sessionId, finishReason: 'stop', usage, raw: {} } };
+    },
+  };
+}
+
 describe('slow WebSocket subscribers', () => {
   it('are closed with 4008 instead of buffering without bound, and do not hold up others', async () => {
-    gw = await startGateway({ fake: true });
+    const total = 24;
+    gw = await startGateway({ provider: floodingProvider(total) });
     const slow = new WebSocket(wsUrl(gw.url));
     await new Promise((r) => slow.once('open', r));
     const closed = new Promise<number>((r) => slow.once('close', (code) => r(code)));
@@ -76,23 +100,8 @@ describe('slow WebSocket subscribers', () => {
     (slow as unknown as { _socket: { pause(): void } })._socket.pause();
     const fast = await openEvents(gw.url, { types: 'PROCESS_TOOL_RESULT' });
 
-    const big = 'x'.repeat(1024 * 1024);
-    const total = 24;
-    for (let i = 0; i < total; i++) {
-      gw.app.gateway.bus.publish({
-        type: 'PROCESS_TOOL_RESULT',
-        ts: Date.now() / 1000,
-        process_id: `proc_${'0'.repeat(32)}`,
-        session_id: '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f',
-        status: 'running',
-        model: 'sonnet',
-        key_id: null,
-        tool_use_id: `toolu_${i}`,
-        content: big,
-        is_error: false,
-      });
-      await new Promise((r) => setImmediate(r));
-    }
+    const flood = await fetchJson(`${gw.url}/v1/chat/completions`, { body: completion('flood', { background: true }) });
+    await waitForStatus(gw.url, flood.body.id, ['completed'], 20_000);
     (slow as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closed).toBe(CLOSE_TOO_SLOW);
     // 24 MiB of JSON to parse on a loaded machine: allow it time.

@@ -134,7 +134,7 @@ describe('with two keys and an admin key', () => {
   });
 
   it("keeps each key's events off another key's WebSocket, live and replayed; an admin's gets all", async () => {
-    const before = gw.app.gateway.bus.lastSeq;
+    const before = gw.app.gateway.stats().lastSeq;
     const sockets: EventSocket[] = [];
     const open = async (query: Record<string, string | number>, headers?: Record<string, string>) => {
       const s = await openEvents(gw.url, query, headers);

@@ -48,7 +48,7 @@ async function park(g: TestGateway, city: string): Promise<Parked> {
 }
 
 const status = async (g: TestGateway, id: string) => (await fetchJson(`${g.url}/v1/processes/${id}`)).body;
-const poolStats = (g: TestGateway) => g.app.gateway.provider.capabilities.lifecycle!.stats()!;
+const poolStats = (g: TestGateway) => g.app.gateway.stats().pool!;
 
 /** Late results for a run that is gone: a fresh run answers from the whole conversation. */
 async function expectFallbackAnswer(g: TestGateway, parked: Parked, marker: string): Promise<void> {

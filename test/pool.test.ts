@@ -12,7 +12,7 @@ const ask = async (gw: TestGateway, content: string, extra: Record<string, unkno
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return { text: r.body.choices[0].message.content as string, sessionId: r.body.session_id as string, headers: r.headers };
 };
-const stats = (gw: TestGateway) => (gw.app.gateway.provider as ClaudeCliProvider).stats()!;
+const stats = (gw: TestGateway) => (gw.provider as ClaudeCliProvider).stats()!;
 
 describe('the process pool (fake CLI)', () => {
   let gw: TestGateway | undefined;

@@ -44,7 +44,7 @@ describe('Retry-After on every 429 and 503', () => {
       expect(res.body.error.code).toBe('claude_not_found');
       expect(retryAfter(res)).toBeGreaterThanOrEqual(1);
 
-      await missing.app.gateway.manager.shutdown(0);
+      await missing.app.gateway.shutdown(0);
       const closing = await post(missing, 'hello?');
       expect(closing.status).toBe(503);
       expect(closing.body.error.code).toBe('shutting_down');

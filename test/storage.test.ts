@@ -404,22 +404,19 @@ describe('a full disk', () => {
 describe('a log line that cannot be serialized', () => {
   it('fails the process with a 500 naming the cause instead of being dropped', async () => {
     gw = await startGateway({ fake: true });
-    const { manager, provider, config } = gw.app.gateway;
+    const { app, config } = gw;
     let deep: unknown = 'leaf';
     for (let i = 0; i < 200_000; i++) deep = [deep];
     const job = toCompletionJob({ model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] } as never, {
       owner: ANONYMOUS,
-      allowedTools: [],
-      resolveModel: (name) => provider.resolveModel(name),
-      findWaitingRun: () => undefined,
-      prepareJsonSchema: (schema) => schema,
+      resolveModel: (name) => app.gateway.resolveModel(name),
     });
     job.messages = [{ role: 'user', content: 'hi', deep }];
-    const submitted = manager.submit(job);
+    const submitted = app.gateway.submit(job, { principal: ANONYMOUS });
     await expect(submitted).rejects.toMatchObject({ status: 500, code: 'storage_error' });
     await expect(submitted).rejects.toThrow(/^could not write the session log: RangeError: Maximum call stack size exceeded$/);
     // Not recorded, not run; its session log has the failure.
-    expect(manager.list({ limit: 10, viewer: ANONYMOUS }).data).toEqual([]);
+    expect((await app.gateway.list({ limit: 10 }, ANONYMOUS)).data).toEqual([]);
     expect(readdirSync(config.logDir)).toEqual([expect.stringMatching(/^[0-9a-f-]{36}\.jsonl$/)]);
     // The gateway goes on.
     expect((await fetchJson(`${gw.url}/v1/chat/completions`, { body: completion('hi') })).status).toBe(200);

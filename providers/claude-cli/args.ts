@@ -1,10 +1,8 @@
-import type { ProviderRequest, SessionSettings } from '../types.js';
+import type { CliRequest, SpawnProfile } from './request.js';
 import type { SystemPromptFiles } from './system-prompt.js';
 
-/** What the CLI fixes at start: a long-lived process can only serve requests with the same profile. */
-export type SpawnProfile = SessionSettings;
-
-export function profileOf(req: ProviderRequest): SpawnProfile {
+/** The profile part of a request (or of a profile with more fields). */
+export function profileOf(req: SpawnProfile): SpawnProfile {
   const { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema } = req;
   return { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema };
 }
@@ -72,7 +70,7 @@ function clientToolArgs(p: SpawnProfile): string[] {
 }
 
 /** One run: `-p`, json (or stream-json) out, the prompt on stdin, then exit. */
-export function oneShotArgs(req: ProviderRequest, files: SpawnFiles): string[] {
+export function oneShotArgs(req: CliRequest, files: SpawnFiles): string[] {
   const format = req.stream
     ? ['--output-format=stream-json', '--verbose', '--include-partial-messages']
     : ['--output-format=json'];

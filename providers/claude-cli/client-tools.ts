@@ -1,6 +1,7 @@
-import type { ClientTool, ToolResult } from '../types.js';
+import type { FunctionTool } from '../types.js';
 import { CLIENT_SERVER } from './args.js';
 import type { Json } from './json-line.js';
+import type { ToolResult } from './render.js';
 
 const rpcResult = (id: unknown, result: Json) => ({ jsonrpc: '2.0', id, result });
 
@@ -15,7 +16,7 @@ export class ClientToolBridge {
   private readonly early = new Map<string, string>();
 
   constructor(
-    private readonly tools: readonly ClientTool[],
+    private readonly tools: readonly FunctionTool[],
     /** Calls announced as read-only arrive together; otherwise the CLI makes them one at a time. */
     private readonly parallel: boolean,
     private readonly respond: (requestId: string, mcpResponse: Json) => void,

@@ -1,6 +1,7 @@
 import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  type ChatRequest,
   type Lifecycle,
   type Provider,
   type ProviderCapabilities,
@@ -8,20 +9,20 @@ import {
   type ProviderErrorKind,
   type ProviderEvent,
   type ProviderHealth,
-  type ProviderRequest,
+  type RunSession,
   type SessionReservation,
-  type SessionSettings,
   type WaitingRunLoss,
   type WaitingRuns,
 } from '../types.js';
-import { type SpawnProfile, liveArgs, writeSpawnFiles } from './args.js';
+import { liveArgs, profileOf, writeSpawnFiles } from './args.js';
 import { childEnv, runEnv } from './env.js';
 import { excerpt, spawnFailure } from './failure.js';
 import { LiveCliProcess } from './live-process.js';
 import { listModels, resolveModel } from './models.js';
 import { type OneShotContext, runOneShot } from './one-shot.js';
 import { type PoolOptions, ProcessPool } from './pool.js';
-import { spawnCli } from './spawn.js';
+import { type CliRequest, type PreparedRequest, type SpawnProfile, placeRequest, prepareRequest } from './request.js';
+import { ProcessGroups } from './spawn.js';
 import { StructuredOutputSchemas } from './structured-output.js';
 import { SystemPromptFiles } from './system-prompt.js';
 
@@ -32,6 +33,8 @@ export interface ClaudeCliOptions {
   /** Claude Code tools' subprocesses run in the CLI's sandbox, without its credentials (env.ts). */
   toolSandbox: boolean;
   killGraceMs: number;
+  /** The Claude Code tools a request may enable at most (ALLOWED_TOOLS). */
+  allowedTools: readonly string[];
   /** A private directory for per-run files (system prompts). */
   tmpDir: string;
   /** The gateway's environment, filtered into the child's. */
@@ -48,10 +51,11 @@ const CHECK_TIMEOUT_MS = 15_000;
 /** Failures of a turn that mean its pooled process died under it (worth one more try on a new one). */
 const PROCESS_DIED: ReadonlySet<ProviderErrorKind> = new Set(['bad_output', 'cancelled']);
 
-export class ClaudeCliProvider implements Provider, SessionReservation, WaitingRuns, Lifecycle {
+export class ClaudeCliProvider implements Provider<PreparedRequest>, SessionReservation<PreparedRequest>, WaitingRuns, Lifecycle {
   readonly name = 'claude-cli';
-  readonly capabilities: ProviderCapabilities;
+  readonly capabilities: ProviderCapabilities<PreparedRequest>;
   private readonly ctx: OneShotContext;
+  private readonly schemas = new StructuredOutputSchemas();
   private readonly pool: ProcessPool | undefined;
   private readonly lostRunListeners: ((sessionId: string, why: WaitingRunLoss) => void)[] = [];
 
@@ -60,7 +64,14 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
       claudeConfigDir: opts.claudeConfigDir,
       passthrough: opts.envPassthrough,
     });
-    this.ctx = { bin: opts.bin, env, toolSandbox: opts.toolSandbox, killGraceMs: opts.killGraceMs, prompts: new SystemPromptFiles(opts.tmpDir) };
+    this.ctx = {
+      bin: opts.bin,
+      env,
+      toolSandbox: opts.toolSandbox,
+      killGraceMs: opts.killGraceMs,
+      prompts: new SystemPromptFiles(opts.tmpDir),
+      groups: new ProcessGroups(),
+    };
     // Also with POOL_SIZE=0: client functions need a long-lived process to wait in.
     if (opts.pool) {
       this.pool = new ProcessPool({
@@ -74,7 +85,7 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
     }
     // Sessions are reserved from, and runs wait in, pooled processes only.
     const pooled = this.pool ? { sessionReservation: this, waitingRuns: this } : {};
-    this.capabilities = { ...pooled, lifecycle: this, structuredOutput: new StructuredOutputSchemas() };
+    this.capabilities = { ...pooled, lifecycle: this };
   }
 
   /**
@@ -82,7 +93,7 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
    * protocol: client functions and the structured-output schema (which, sent in the initialize
    * request, stays out of argv) do.
    */
-  private pooled(req: ProviderRequest): ProcessPool | undefined {
+  private pooled(req: CliRequest): ProcessPool | undefined {
     if (!this.pool) return undefined;
     const needsLive = req.clientTools.length || req.toolResults || req.jsonSchema;
     return (this.opts.pool!.size > 0 && this.pool.verified) || needsLive ? this.pool : undefined;
@@ -90,10 +101,6 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
 
   onWaitingRunLost(listener: (sessionId: string, why: WaitingRunLoss) => void): void {
     this.lostRunListeners.push(listener);
-  }
-
-  findWaitingRun(toolCallIds: string[]): string | undefined {
-    return this.pool?.findWaiting(toolCallIds);
   }
 
   async cancelWaitingRun(sessionId: string): Promise<void> {
@@ -108,12 +115,12 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
   models = listModels;
   resolveModel = resolveModel;
 
-  reserveSession(settings: SessionSettings): string | undefined {
-    if (this.pool && !this.pool.verified && !settings.clientTools.length && !settings.jsonSchema) {
+  reserveSession(prepared: PreparedRequest, cwd: string): string | undefined {
+    if (this.pool && !this.pool.verified && !prepared.clientTools.length && !prepared.jsonSchema) {
       this.pool.start(); // keep trying to warm up; meanwhile this completion runs one-shot
       return undefined;
     }
-    return this.pool?.reserve(settings);
+    return this.pool?.reserve(profileOf({ ...prepared, cwd }));
   }
 
   releaseSession(sessionId: string): void {
@@ -124,8 +131,14 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
     return this.pool?.stats();
   }
 
-  async *run(req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+  /** The CLI renders its own prompt and enforces its own tool policy: both are checked here, up front. */
+  prepare(request: ChatRequest): PreparedRequest {
+    return prepareRequest(request, this.opts.allowedTools, this.schemas);
+  }
+
+  async *run(prepared: PreparedRequest, session: RunSession, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
     const started = performance.now();
+    const req = placeRequest(prepared, session);
     const pool = this.pooled(req);
     const events = pool ? this.runLive(pool, req, signal) : runOneShot(this.ctx, req, signal);
     for await (const ev of events) {
@@ -137,10 +150,16 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
     await this.pool?.close();
     // Also the files of processes whose exit has not been handled yet, or still starting.
     await this.ctx.prompts.removeAll();
+    this.ctx.groups.close();
+  }
+
+  /** CLI process groups alive (tests check that none is left behind). */
+  get liveProcessGroups(): number {
+    return this.ctx.groups.size;
   }
 
   /** A turn on a pooled process; one that died before anything reached the client is retried once. */
-  private async *runLive(pool: ProcessPool, req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+  private async *runLive(pool: ProcessPool, req: CliRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
     for (let attempt = 0; ; attempt++) {
       const entry = await pool.checkout(req);
       let yielded = false;
@@ -173,6 +192,7 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
         env: runEnv(this.ctx.env, profile.toolPolicy.tools, this.opts.toolSandbox),
         sessionId: session.id,
         killGraceMs: this.ctx.killGraceMs,
+        groups: this.ctx.groups,
         clientTools: profile.clientTools.length ? { tools: profile.clientTools, parallel: profile.parallelToolCalls } : undefined,
         jsonSchema: profile.jsonSchema,
       });
@@ -199,7 +219,15 @@ export class ClaudeCliProvider implements Provider, SessionReservation, WaitingR
 
   async check(): Promise<ProviderHealth> {
     const signal = AbortSignal.timeout(CHECK_TIMEOUT_MS);
-    const proc = spawnCli({ bin: this.opts.bin, args: ['--version'], cwd: process.cwd(), env: this.ctx.env, stdin: '', signal, killGraceMs: 0 });
+    const proc = this.ctx.groups.spawnCli({
+      bin: this.opts.bin,
+      args: ['--version'],
+      cwd: process.cwd(),
+      env: this.ctx.env,
+      stdin: '',
+      signal,
+      killGraceMs: 0,
+    });
     let stdout = '';
     for await (const line of proc.lines) stdout += `${line}\n`;
     const exit = await proc.exit;

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ClientTool, ProviderEvent, ProviderResult, ToolCall, ToolResult } from '../types.js';
+import type { FunctionTool, ProviderEvent, ProviderResult, ToolCall } from '../types.js';
 import { CLIENT_SERVER } from './args.js';
 import { ClientToolBridge } from './client-tools.js';
 import { cliFailure } from './failure.js';
 import { type Json, parseJsonLine } from './json-line.js';
 import { CliOutput, type ToolStop } from './output.js';
+import type { ToolResult } from './render.js';
 import { mapCliResult, toTokenUsage } from './result.js';
-import { type CliExit, type CliProcess, spawnCli } from './spawn.js';
+import type { CliExit, CliProcess, ProcessGroups } from './spawn.js';
 import { stopOnAbort, stopWithGrace } from './stop.js';
 
 export interface LiveProcessOptions {
@@ -17,10 +18,12 @@ export interface LiveProcessOptions {
   env: Record<string, string>;
   sessionId: string;
   killGraceMs: number;
+  /** Where its process group is tracked (and killed with the gateway). */
+  groups: ProcessGroups;
   /** Structured output: every run's answer must be JSON valid against this schema. */
   jsonSchema?: Record<string, unknown>;
   /** The client's functions, answered over the control protocol. */
-  clientTools?: { tools: readonly ClientTool[]; parallel: boolean };
+  clientTools?: { tools: readonly FunctionTool[]; parallel: boolean };
 }
 
 /** What a turn starts from: a new user message, or the results a waiting run needs. */
@@ -89,7 +92,7 @@ export class LiveCliProcess {
 
   constructor(private readonly opts: LiveProcessOptions) {
     this.sessionId = opts.sessionId;
-    this.proc = spawnCli({
+    this.proc = opts.groups.spawnCli({
       bin: opts.bin,
       args: opts.args,
       cwd: opts.cwd,

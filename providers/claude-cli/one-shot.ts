@@ -1,10 +1,11 @@
-import type { ProviderEvent, ProviderRequest } from '../types.js';
+import type { ProviderEvent } from '../types.js';
 import { type SpawnFiles, oneShotArgs, writeSpawnFiles } from './args.js';
 import { runEnv } from './env.js';
 import { cliFailure } from './failure.js';
 import { CliOutput } from './output.js';
+import type { CliRequest } from './request.js';
 import { mapCliResult } from './result.js';
-import { spawnCli } from './spawn.js';
+import type { ProcessGroups } from './spawn.js';
 import type { SystemPromptFiles } from './system-prompt.js';
 
 export interface OneShotContext {
@@ -13,10 +14,11 @@ export interface OneShotContext {
   toolSandbox: boolean;
   killGraceMs: number;
   prompts: SystemPromptFiles;
+  groups: ProcessGroups;
 }
 
 /** One `claude -p` run per completion: spawn, prompt on stdin, parse, exit. */
-export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+export async function* runOneShot(ctx: OneShotContext, req: CliRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
   const files = await writeSpawnFiles(ctx.prompts, req);
   // Removed on every way out: answered, failed, cancelled, or the CLI not even started.
   try {
@@ -26,10 +28,10 @@ export async function* runOneShot(ctx: OneShotContext, req: ProviderRequest, sig
   }
 }
 
-async function* run(ctx: OneShotContext, req: ProviderRequest, signal: AbortSignal, files: SpawnFiles): AsyncGenerator<ProviderEvent> {
+async function* run(ctx: OneShotContext, req: CliRequest, signal: AbortSignal, files: SpawnFiles): AsyncGenerator<ProviderEvent> {
   // Our own controller too: a consumer that stops iterating early must not leave the CLI running.
   const local = new AbortController();
-  const proc = spawnCli({
+  const proc = ctx.groups.spawnCli({
     bin: ctx.bin,
     args: oneShotArgs(req, files),
     cwd: req.cwd,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { ProviderRequest, WaitingRunLoss } from '../types.js';
-import { type SpawnProfile, profileKey, profileOf } from './args.js';
+import type { WaitingRunLoss } from '../types.js';
+import { profileKey, profileOf } from './args.js';
 import type { LiveCliProcess } from './live-process.js';
+import type { CliRequest, SpawnProfile } from './request.js';
 
 export interface PoolOptions {
   /** Warm processes kept ready per profile in use (the default profile always). */
@@ -102,12 +103,6 @@ export class ProcessPool {
     if (entry) this.setState(entry, 'warm');
   }
 
-  /** The session whose process waits for these client calls. */
-  findWaiting(toolCallIds: readonly string[]): string | undefined {
-    const entry = this.find((e) => e.state === 'waiting' && toolCallIds.some((id) => e.proc.waitingFor.includes(id)));
-    return entry?.proc.sessionId;
-  }
-
   /** Interrupts a waiting run; its process stays hot for the session. */
   async cancelWaiting(sessionId: string): Promise<void> {
     const entry = this.find((e) => e.state === 'waiting' && e.proc.sessionId === sessionId);
@@ -118,18 +113,16 @@ export class ProcessPool {
   }
 
   /**
-   * The process for this turn: the reserved, hot or waiting one, else a new one (resuming when
-   * needed). A waiting run that gets a new message instead of its results is interrupted first.
+   * The process for this turn: the reserved or hot one, or the one whose run waits for the results
+   * the turn brings; else a new one (resuming when needed). A run its session abandons is
+   * interrupted before the next turn comes (the caller's to do): a waiting process is never sent a
+   * new message, only replaced.
    */
-  async checkout(req: ProviderRequest): Promise<PoolEntry> {
+  async checkout(req: CliRequest): Promise<PoolEntry> {
     const key = profileKey(profileOf(req));
     const mine = this.find((e) => e.proc.sessionId === req.sessionId && e.state !== 'busy' && e.state !== 'warm');
-    if (mine?.state === 'waiting' && !req.toolResults) {
-      this.setState(mine, 'busy');
-      await mine.proc.cancelWaiting();
-      this.setState(mine, 'hot');
-    }
-    if (mine && ['reserved', 'hot', 'waiting'].includes(mine.state) && mine.key === key && mine.proc.isAlive) {
+    const usable = mine?.state === 'reserved' || mine?.state === 'hot' || (mine?.state === 'waiting' && req.toolResults);
+    if (mine && usable && mine.key === key && mine.proc.isAlive) {
       this.setState(mine, 'busy');
       return mine;
     }

@@ -24,24 +24,38 @@ process.stdin.on('end', () => {
 });
 `;
 
-let reaper: ChildProcess | undefined;
+/**
+ * The watchdog of one set of process groups, started when the first group is tracked. `close` ends
+ * it: it kills the groups it still tracks as it goes.
+ */
+export class Reaper {
+  private child: ChildProcess | undefined;
 
-function reaperProcess(): ChildProcess | undefined {
-  if (reaper && reaper.exitCode === null && reaper.signalCode === null) return reaper;
-  try {
-    reaper = spawn(process.execPath, ['-e', REAPER], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
-    reaper.on('error', () => {});
-    reaper.stdin?.on('error', () => {});
-    // Neither the child nor its pipe may keep the gateway's event loop alive.
-    reaper.unref();
-    (reaper.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-    return reaper;
-  } catch {
-    return undefined;
+  /** Tells the watchdog that a CLI process group started (`+`) or ended (`-`). */
+  track(pgid: number, alive: boolean): void {
+    // An end needs no watchdog started for it.
+    const child = alive ? this.running() : this.child;
+    child?.stdin?.write(`${alive ? '+' : '-'}${pgid}\n`);
   }
-}
 
-/** Tells the watchdog that a CLI process group started (`+`) or ended (`-`). */
-export function reaperTrack(pgid: number, alive: boolean): void {
-  reaperProcess()?.stdin?.write(`${alive ? '+' : '-'}${pgid}\n`);
+  close(): void {
+    this.child?.stdin?.end();
+    this.child = undefined;
+  }
+
+  private running(): ChildProcess | undefined {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this.child;
+    try {
+      const child = spawn(process.execPath, ['-e', REAPER], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      child.on('error', () => {});
+      child.stdin?.on('error', () => {});
+      // Neither the child nor its pipe may keep the gateway's event loop alive.
+      child.unref();
+      (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+      this.child = child;
+      return child;
+    } catch {
+      return undefined;
+    }
+  }
 }

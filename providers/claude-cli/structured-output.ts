@@ -1,5 +1,5 @@
 import { Ajv } from 'ajv';
-import { ProviderError, type StructuredOutput } from '../types.js';
+import { ProviderError } from '../types.js';
 
 const PARAM = 'response_format.json_schema.schema';
 
@@ -24,7 +24,7 @@ export function schemaRefused(reason: string): ProviderError {
  * from the client: it is bounded by the request schema (size, nesting), Ajv 8 generates its code
  * without injection from schema values, and nothing here validates data with it.
  */
-export class StructuredOutputSchemas implements StructuredOutput {
+export class StructuredOutputSchemas {
   private readonly ajv = new Ajv({ allErrors: true, validateFormats: false, multipleOfPrecision: 6, logger: false });
 
   /**

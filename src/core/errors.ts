@@ -188,7 +188,7 @@ export class StorageError extends GatewayError {
   }
 }
 
-const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
+const DISK_FULL: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 
 /** The one mapping of a failed write (errno or otherwise) to the error the client gets. */
 export function storageError(err: unknown, what: string): StorageError {

@@ -1,6 +1,10 @@
-import type { BusEvent, GatewayEvent } from './process-types.js';
+import type { BusEvent, GatewayEvent, NewEvent } from './process-types.js';
+import { RetainedEvents } from './retained-events.js';
 
-type Listener = (event: BusEvent) => void;
+/** Subscribers get the event as it goes on the wire (the same object, replayed or live). */
+type Listener = (event: GatewayEvent) => void;
+/** Persistence (the storage ports): may answer later; the event waits for it. */
+type Recorder = (event: BusEvent) => Promise<void> | void;
 
 export interface PublishOptions {
   /**
@@ -11,22 +15,26 @@ export interface PublishOptions {
 }
 
 /**
- * The one source of lifecycle events. Recorders (process store, event log, session logs) are
- * called first, then subscribers (WebSocket clients), synchronously and in order, so everyone sees
- * the same events in the same order; the last `retention` events are kept for `since` replays.
+ * The one source of lifecycle events. Recorders (event log, session logs, process records) have
+ * each event first, one after the other, then subscribers (WebSocket clients), synchronously and
+ * in order; events go through one at a time in seq order, however late the recorders answer, so
+ * everyone sees the same events in the same order, and a record exists before anyone is told of
+ * it. The last `retention` events told are kept for `since` replays.
  */
 export class EventBus {
-  private readonly recorders: Listener[] = [];
+  private readonly recorders: Recorder[] = [];
   private readonly listeners = new Set<Listener>();
-  private readonly retained: GatewayEvent[];
+  private readonly retained: RetainedEvents;
   private seq: number;
+  /** The last event on its way: the next one goes after it. */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly retention: number,
+    retention: number,
     history: GatewayEvent[] = [],
     private readonly onListenerError: (err: unknown) => void = () => {},
   ) {
-    this.retained = history.slice(-retention);
+    this.retained = new RetainedEvents(retention, history);
     this.seq = history.reduce((max, e) => Math.max(max, e.seq), 0);
   }
 
@@ -35,27 +43,31 @@ export class EventBus {
   }
 
   /**
-   * Publishes an event. A recorder that throws (the record could not be written) stops it: nobody
-   * else is told, and the publisher gets the error, so it never reports what was not recorded.
+   * Publishes an event (numbered now) and resolves once everyone has it. A recorder that fails (the
+   * record could not be written) stops it: nobody else is told, and the publisher gets the error, so
+   * it never reports what was not recorded.
    */
-  publish(event: Omit<BusEvent, 'seq'>, opts: PublishOptions = {}): BusEvent {
+  publish(event: NewEvent, opts: PublishOptions = {}): Promise<BusEvent> {
     const full = { ...event, seq: ++this.seq } as BusEvent;
+    const published = this.tail.then(() => this.deliver(full, opts));
+    this.tail = published.catch(() => undefined);
+    return published;
+  }
+
+  private async deliver(full: BusEvent, opts: PublishOptions): Promise<BusEvent> {
     for (const record of this.recorders) {
       try {
-        record(full);
+        await record(full);
       } catch (err) {
         if (!opts.bestEffort) throw err;
         this.onListenerError(err);
       }
     }
-    if (this.retention > 0) {
-      this.retained.push(withoutInternal(full));
-      // Trim in batches: shifting one element per event would make every publish O(retention).
-      if (this.retained.length > this.retention * 1.25 + 16) this.retained.splice(0, this.retained.length - this.retention);
-    }
+    const wire = withoutInternal(full);
+    this.retained.push(wire);
     for (const listener of this.listeners) {
       try {
-        listener(full);
+        listener(wire);
       } catch (err) {
         this.onListenerError(err);
       }
@@ -64,7 +76,7 @@ export class EventBus {
   }
 
   /** Adds a recorder: persistence, whose failure is the publisher's (see publish). */
-  record(recorder: Listener): void {
+  record(recorder: Recorder): void {
     this.recorders.push(recorder);
   }
 
@@ -76,15 +88,7 @@ export class EventBus {
 
   /** Retained events with a seq above `seq`, oldest first. */
   since(seq: number): GatewayEvent[] {
-    const start = this.retained.length - this.retention;
-    let lo = Math.max(0, start);
-    let hi = this.retained.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.retained[mid]!.seq <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.retained.slice(lo);
+    return this.retained.since(seq);
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Provider, ProviderError, type ProviderEvent, type ProviderRequest } from '../../providers/types.js';
+import { type ChatRequest, type Provider, ProviderError, type ProviderEvent, type RunSession } from '../../providers/types.js';
 import type { Config } from '../config.js';
 import {
   type CancelReason,
@@ -9,24 +9,26 @@ import {
   NotFoundError,
   QueueFullError,
   ServiceUnavailableError,
-  WaitingRunLostError,
   knownError,
 } from './errors.js';
-import type { EventBus } from './event-bus.js';
+import type { EventBus, PublishOptions } from './event-bus.js';
 import type { Logger } from './logger.js';
 import { type Principal, visibleTo } from './ownership.js';
-import { type BusEvent, type ProcessRecord, type ProcessStatus, nowSeconds } from './process-types.js';
+import type { SessionDirectory } from './ports.js';
+import { nextRecord } from './process-record.js';
+import { type NewEvent, type NewEventOf, type ProcessRecord, nowSeconds, terminalStatus } from './process-types.js';
 import type { Readiness } from './readiness.js';
 import { RunChannel } from './run-channel.js';
 import type { CompletionJob, Outcome, RunEvent, RunIds, RunResult } from './run-types.js';
-import type { ListQuery, ProcessStore } from '../stores/jsonl/process-store.js';
-import type { SessionStore } from '../stores/jsonl/session-store.js';
+import { routeToolResults } from './session-intent.js';
+import { ToolWaits } from './tool-waits.js';
 
 export interface ProcessHandle {
   id: string;
   /** The session the run is in (a new one's id is picked at submission). */
   sessionId: string;
   ids: RunIds;
+  /** The process's record as the manager last published it. */
   record(): ProcessRecord;
   /** Resolves once the run has its answer (or waits for client calls), or failed; `error` is set then. */
   done: Promise<Outcome>;
@@ -38,11 +40,20 @@ export interface ProcessHandle {
   cancel(reason: CancelReason): void;
 }
 
+/** A job as the provider runs it: prepared by the provider, placed in its session. */
+type PlacedRequest = RunSession & { prepared: unknown };
+
+/** A process's record as the manager last published it: what it reports, never read back from the store. */
+interface Published {
+  record?: ProcessRecord;
+}
+
 interface Run {
   id: string;
+  published: Published;
   ids: RunIds;
   job: CompletionJob;
-  request: ProviderRequest;
+  request: PlacedRequest;
   controller: AbortController;
   events: RunChannel;
   finished: boolean;
@@ -57,17 +68,10 @@ interface Run {
 export interface ProcessManagerDeps {
   provider: Provider;
   bus: EventBus;
-  store: ProcessStore;
-  sessions: SessionStore;
+  sessions: SessionDirectory;
   readiness: Readiness;
   config: Config;
   log: Logger;
-}
-
-/** The status a process ends in: completed without an error, else cancelled or failed by its kind. */
-function terminalStatus(error?: GatewayError): ProcessStatus {
-  if (!error) return 'completed';
-  return error instanceof CancelledError ? 'cancelled' : 'failed';
 }
 
 /**
@@ -81,14 +85,35 @@ export class ProcessManager {
   private readonly running = new Map<string, Run>();
   private readonly busySessions = new Set<string>();
   private readonly runs = new Map<string, Run>();
-  /** Processes whose run waits for client tool results, by session (one per session at most). */
-  private readonly waiting = new Map<string, { processId: string; model: string; keyId: string | null; result: RunResult; timer: NodeJS.Timeout }>();
+  /** The processes not completed yet (running, queued or waiting), by id. */
+  private readonly published = new Map<string, Published>();
+  /** The last admission under way: admissions go one at a time (see enqueue). */
+  private admission: Promise<unknown> = Promise.resolve();
+  /** The last event on its way (see publish). */
+  private publishing: Promise<unknown> = Promise.resolve();
+  /** Processes whose run waits for client tool results. */
+  private readonly waits: ToolWaits;
   private isClosing = false;
   private avgRunMs = 5_000;
 
   constructor(private readonly deps: ProcessManagerDeps) {
+    const waitingRuns = deps.provider.capabilities.waitingRuns;
+    this.waits = new ToolWaits({
+      ttlMs: deps.config.toolWaitTtlMs,
+      publish: (event) => this.publish(event),
+      complete: async (event) => {
+        await this.complete(deps.log, event);
+      },
+      interrupt: async (sessionId) => {
+        try {
+          await waitingRuns?.cancelWaitingRun(sessionId);
+        } catch (err) {
+          deps.log.error({ err, session_id: sessionId }, 'a run waiting for tool results could not be interrupted');
+        }
+      },
+    });
     // A waiting run whose process is gone fails now, not when its TTL runs out.
-    deps.provider.capabilities.waitingRuns?.onWaitingRunLost((sessionId, why) => this.settleWaiting(sessionId, new WaitingRunLostError(why)));
+    waitingRuns?.onWaitingRunLost((sessionId, why) => this.waits.lost(sessionId, why));
   }
 
   /** True once shutdown began: new work is refused. */
@@ -105,13 +130,16 @@ export class ProcessManager {
   }
 
   /**
-   * Runs a job: checks that the provider is usable, places the job in its session (a new one on a
-   * reserved warm process, when one is ready) and queues it. Whatever fails after the reservation
-   * gives it back: a refused job never holds a warm process.
+   * Runs a job: routes its tool results to the run that waits for them, has the provider check and
+   * prepare it (its 400s come first), checks that the provider is usable, places the job in its
+   * session (a new one on a reserved warm process, when one is ready) and queues it. Whatever fails
+   * after the reservation gives it back: a refused job never holds a warm process.
    */
   async submit(job: CompletionJob): Promise<ProcessHandle> {
+    const { request: chat, answersWaitingRun } = routeToolResults(job.request, (ids) => this.waitingSession(ids, job.owner));
+    const prepared = this.deps.provider.prepare(chat);
     await this.deps.readiness.assert();
-    const request = this.place(job);
+    const request = await this.place(chat, prepared, answersWaitingRun);
     try {
       return await this.enqueue(job, request);
     } catch (err) {
@@ -120,47 +148,57 @@ export class ProcessManager {
     }
   }
 
-  /** The provider request of a job: in the session it continues, or in a new one. */
-  private place(job: CompletionJob): ProviderRequest {
+  /** A prepared request in the session it continues (a fork starts from it), or in a new one. */
+  private async place(chat: ChatRequest, prepared: unknown, answersWaitingRun: boolean): Promise<PlacedRequest> {
     const { sessions, config, provider } = this.deps;
-    const turn = { prompt: job.prompt, toolResults: job.toolResults, stream: job.stream };
-    if (job.sessionId) {
-      const cwd = sessions.get(job.sessionId)?.cwd || config.workdir;
-      return { ...job.settings, cwd, ...turn, sessionId: job.sessionId, resume: true };
+    if (chat.session.kind !== 'new') {
+      const sessionId = chat.session.sessionId;
+      const cwd = (await sessions.get(sessionId))?.cwd || config.workdir;
+      return { prepared, sessionId, resume: true, cwd, answersWaitingRun };
     }
-    const settings = { ...job.settings, cwd: config.workdir };
-    const reserved = provider.capabilities.sessionReservation?.reserveSession(settings);
-    return { ...settings, ...turn, sessionId: reserved ?? randomUUID(), resume: false };
+    const reserved = provider.capabilities.sessionReservation?.reserveSession(prepared, config.workdir);
+    return { prepared, sessionId: reserved ?? randomUUID(), resume: false, cwd: config.workdir, answersWaitingRun };
   }
 
   /** A new session's reserved process goes back to the provider when its job never runs. */
-  private releaseReservation(request: ProviderRequest): void {
+  private releaseReservation(request: PlacedRequest): void {
     if (!request.resume) this.deps.provider.capabilities.sessionReservation?.releaseSession(request.sessionId);
   }
 
   /** The session whose run waits for these client calls, if one does and `owner` may answer it. */
   waitingSession(toolCallIds: string[], owner: Principal): string | undefined {
-    const sid = this.deps.provider.capabilities.waitingRuns?.findWaitingRun(toolCallIds);
-    return sid && visibleTo(owner, this.deps.sessions.get(sid)?.key_id ?? null) ? sid : undefined;
+    return this.waits.find(toolCallIds, owner);
   }
 
-  private async enqueue(job: CompletionJob, request: ProviderRequest): Promise<ProcessHandle> {
-    const { config, sessions, bus } = this.deps;
+  private async enqueue(job: CompletionJob, request: PlacedRequest): Promise<ProcessHandle> {
     if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
     const sid = request.sessionId;
     if (request.resume && !(await this.resumable(sid, job.owner))) {
       throw new NotFoundError(`session ${sid} does not exist`, 'session_id', 'session_not_found');
     }
+    // One admission at a time: the queue's checks and the queueing stay one step however late the stores answer.
+    const admitted = this.admission.then(() => this.admit(job, request));
+    this.admission = admitted.catch(() => undefined);
+    return admitted;
+  }
+
+  /** Queues a job once its session and its process are recorded, or refuses it (shutting down, queue full). */
+  private async admit(job: CompletionJob, request: PlacedRequest): Promise<ProcessHandle> {
+    const { config, sessions } = this.deps;
+    // Again: shutdown may have begun while the session was looked up, or earlier admissions were.
+    if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
+    const sid = request.sessionId;
     const startsNow =
       this.running.size < config.maxConcurrency && !this.busySessions.has(sid) && !this.pending.some((r) => r.request.sessionId === sid);
     if (!startsNow && this.pending.length >= config.maxQueue) throw new QueueFullError(this.retryAfterSeconds());
-    if (!request.resume) sessions.register(sid, request.cwd, nowSeconds(), job.owner.keyId);
+    if (!request.resume) await sessions.register({ session_id: sid, cwd: request.cwd, created_at: nowSeconds(), key_id: job.owner.keyId });
 
     const id = `proc_${randomUUID().replaceAll('-', '')}`;
     let resolve!: (o: Outcome) => void;
     const done = new Promise<Outcome>((r) => (resolve = r));
     const run: Run = {
       id,
+      published: {},
       ids: { completionId: randomUUID().replaceAll('-', ''), created: Math.floor(Date.now() / 1000), model: job.model, processId: id },
       job,
       request,
@@ -172,8 +210,9 @@ export class ProcessManager {
       log: this.deps.log.child({ process_id: id, session_id: sid, key_id: job.owner.keyId }),
     };
     this.runs.set(id, run);
+    this.published.set(id, run.published);
     try {
-      bus.publish({
+      await this.publish({
         type: 'PROCESS_QUEUED',
         ts: nowSeconds(),
         process_id: id,
@@ -186,7 +225,7 @@ export class ProcessManager {
     } catch (err) {
       // Not recorded, so not run: the client gets the error, the record (as far as it got) ends failed.
       this.runs.delete(id);
-      this.finish(run, this.asGatewayError(run.log, err));
+      await this.finish(run, this.asGatewayError(run.log, err));
       throw (await run.done).error;
     }
     this.pending.push(run);
@@ -195,7 +234,7 @@ export class ProcessManager {
       id,
       sessionId: sid,
       ids: run.ids,
-      record: () => this.deps.store.get(id)!,
+      record: () => run.published.record!,
       done,
       events: run.events,
       cancel: (reason) => void this.cancel(id, reason),
@@ -204,30 +243,18 @@ export class ProcessManager {
 
   /** Another key's session is as unknown as one that does not exist; one only the CLI knows has no owner. */
   private async resumable(sid: string, owner: Principal): Promise<boolean> {
-    const session = this.deps.sessions.get(sid);
+    const session = await this.deps.sessions.get(sid);
     if (session) return visibleTo(owner, session.key_id);
     return visibleTo(owner, null) && this.deps.provider.hasSession(sid);
   }
 
-  get(id: string): ProcessRecord | undefined {
-    return this.deps.store.get(id);
-  }
-
-  list(q: ListQuery) {
-    return this.deps.store.list(q);
-  }
-
   /**
-   * Cancels a queued or running process and resolves with its record once it has stopped (the CLI
-   * killed); a finished one is returned as it is, an unknown one as undefined.
+   * Cancels a queued, running or waiting process and resolves with its record once it has stopped
+   * (the CLI killed); undefined for one the manager does not hold (completed, or unknown).
    */
   async cancel(id: string, reason: CancelReason): Promise<ProcessRecord | undefined> {
-    const record = this.deps.store.get(id);
-    if (record?.status === 'requires_action') {
-      await this.deps.provider.capabilities.waitingRuns?.cancelWaitingRun(record.session_id);
-      this.settleWaiting(record.session_id, new CancelledError(reason));
-      return this.deps.store.get(id);
-    }
+    const held = this.published.get(id);
+    if (await this.waits.cancel(id, reason)) return held?.record;
     const run = this.runs.get(id);
     if (run && !run.finished) {
       const at = this.pending.indexOf(run);
@@ -240,14 +267,14 @@ export class ProcessManager {
       }
       await run.done;
     }
-    return this.deps.store.get(id);
+    return held?.record;
   }
 
   /** Stops accepting, lets running processes finish within the grace period, cancels the rest. */
   async shutdown(graceMs: number): Promise<void> {
     this.isClosing = true;
-    for (const run of [...this.pending]) void this.cancel(run.id, 'shutdown');
-    for (const sid of [...this.waiting.keys()]) this.settleWaiting(sid, new CancelledError('shutdown'));
+    // Their ends recorded before anything closes.
+    await Promise.all([...[...this.pending].map((run) => this.cancel(run.id, 'shutdown')), this.waits.cancelAll('shutdown')]);
     const all = () => Promise.all([...this.running.values()].map((r) => r.ended));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
@@ -275,11 +302,18 @@ export class ProcessManager {
   }
 
   private start(run: Run): void {
+    this.running.set(run.id, run);
+    this.busySessions.add(run.request.sessionId);
+    run.ended = this.begin(run);
+  }
+
+  /** Starts the run once its start is recorded; one whose start cannot be recorded fails without reaching the provider. */
+  private async begin(run: Run): Promise<void> {
     const sid = run.request.sessionId;
     // The session's next turn answers (or abandons) the calls its last process waited for.
-    if (this.waiting.has(sid)) this.settleWaiting(sid, run.request.toolResults ? undefined : new CancelledError('abandoned'));
+    this.waits.nextTurn(sid, run.request.answersWaitingRun);
     try {
-      this.deps.bus.publish({
+      await this.publish({
         type: 'PROCESS_STARTED',
         ts: nowSeconds(),
         process_id: run.id,
@@ -289,14 +323,20 @@ export class ProcessManager {
         key_id: run.job.owner.keyId,
       });
     } catch (err) {
-      this.runs.delete(run.id);
       this.releaseReservation(run.request);
-      this.finish(run, this.asGatewayError(run.log, err));
+      await this.finish(run, this.asGatewayError(run.log, err));
+      this.release(run);
       return;
     }
-    this.running.set(run.id, run);
-    this.busySessions.add(sid);
-    run.ended = this.execute(run);
+    await this.execute(run);
+  }
+
+  /** The run's slot and session are free: the next runs may start. */
+  private release(run: Run): void {
+    this.running.delete(run.id);
+    this.busySessions.delete(run.request.sessionId);
+    this.runs.delete(run.id);
+    this.pump();
   }
 
   private async execute(run: Run): Promise<void> {
@@ -307,27 +347,27 @@ export class ProcessManager {
       config.requestTimeoutMs,
     );
     try {
-      for await (const ev of provider.run(run.request, run.controller.signal)) {
-        this.onEvent(run, ev);
+      // A run the session abandoned stops before this turn starts (one process, one run at a time).
+      await this.waits.interrupted(run.request.sessionId);
+      const { prepared, ...session } = run.request;
+      for await (const ev of provider.run(prepared, session, run.controller.signal)) {
+        await this.onEvent(run, ev);
       }
       if (!run.finished) throw new ProviderError('bad_output', 'the provider ended without a result', { code: 'bad_cli_output' });
     } catch (err) {
       // Also a tool event that could not be recorded: the run stops with that error.
-      if (!run.finished) this.finish(run, this.asGatewayError(run.log, err));
+      if (!run.finished) await this.finish(run, this.asGatewayError(run.log, err));
     } finally {
       clearTimeout(deadline);
       this.avgRunMs = this.avgRunMs * 0.8 + (Date.now() - started) * 0.2;
-      this.running.delete(run.id);
-      this.busySessions.delete(run.request.sessionId);
-      this.runs.delete(run.id);
-      this.pump();
+      this.release(run);
     }
   }
 
-  private onEvent(run: Run, ev: ProviderEvent): void {
+  private async onEvent(run: Run, ev: ProviderEvent): Promise<void> {
     if (run.finished) return;
     // Deltas are kept for a reader only when the job streams: nobody reads them otherwise.
-    if (ev.type !== 'result' && run.request.stream) run.events.push(ev);
+    if (ev.type !== 'result' && run.job.request.stream) run.events.push(ev);
     const base = {
       ts: nowSeconds(),
       process_id: run.id,
@@ -338,10 +378,10 @@ export class ProcessManager {
     };
     switch (ev.type) {
       case 'tool_use':
-        this.deps.bus.publish({ ...base, type: 'PROCESS_TOOL_USE', tool_use_id: ev.id, name: ev.name, input: ev.input });
+        await this.publish({ ...base, type: 'PROCESS_TOOL_USE', tool_use_id: ev.id, name: ev.name, input: ev.input });
         break;
       case 'tool_result':
-        this.deps.bus.publish({
+        await this.publish({
           ...base,
           type: 'PROCESS_TOOL_RESULT',
           tool_use_id: ev.toolUseId,
@@ -352,7 +392,7 @@ export class ProcessManager {
       case 'result': {
         const { cliMs, ...result } = ev.result;
         run.cliMs = cliMs;
-        this.finish(run, { ...result, ...run.ids });
+        await this.finish(run, { ...result, ...run.ids });
         break;
       }
       default:
@@ -367,64 +407,21 @@ export class ProcessManager {
     return new GatewayError(500, 'api_error', 'internal error while running the completion', { code: 'internal_error' });
   }
 
-  /** The run stopped at client function calls: answered now, it waits for their results. */
+  /** The run stopped at client function calls: answered once that is recorded, it waits for their results. */
   private requireAction(run: Run, result: RunResult): void {
-    const sid = result.sessionId;
-    const ttl = this.deps.config.toolWaitTtlMs;
-    const ids = result.toolCalls?.map((c) => c.id) ?? [];
-    try {
-      this.deps.bus.publish({
-        type: 'PROCESS_REQUIRES_ACTION',
-        ts: nowSeconds(),
-        process_id: run.id,
-        session_id: sid,
-        status: 'requires_action',
-        model: run.job.model,
-        key_id: run.job.owner.keyId,
-        result,
-        required_action: { type: 'submit_tool_outputs', tool_call_ids: ids, expires_at: nowSeconds() + ttl / 1000 },
-      });
-    } catch (err) {
-      // A wait that could not be recorded is not kept: the parked run is let go, the process fails.
-      void this.deps.provider.capabilities.waitingRuns?.cancelWaitingRun(sid);
-      this.finish(run, this.asGatewayError(run.log, err));
-      return;
-    }
-    run.finished = true;
-    const timer = setTimeout(() => {
-      void this.deps.provider.capabilities.waitingRuns?.cancelWaitingRun(sid);
-      this.settleWaiting(
-        sid,
-        new GatewayError(504, 'timeout_error', `no tool results arrived within ${ttl} ms: the waiting run was interrupted`, {
-          code: 'tool_results_timeout',
-        }),
-      );
-    }, ttl);
-    timer.unref();
-    this.waiting.set(sid, { processId: run.id, model: run.job.model, keyId: run.job.owner.keyId, result, timer });
-    this.settle(run, { result, cliMs: run.cliMs });
+    run.finished = true; // its events end here
+    const wait = { processId: run.id, sessionId: result.sessionId, model: run.job.model, keyId: run.job.owner.keyId, result };
+    this.waits.park(wait).then(
+      () => this.settle(run, { result, cliMs: run.cliMs }),
+      (err) => {
+        // A wait that could not be recorded is not kept (its run is let go): the process fails instead.
+        run.finished = false;
+        void this.finish(run, this.asGatewayError(run.log, err));
+      },
+    );
   }
 
-  /** Ends the wait of a session's process: completed by its next turn, or failed/cancelled. */
-  private settleWaiting(sessionId: string, error?: GatewayError): void {
-    const w = this.waiting.get(sessionId);
-    if (!w) return;
-    this.waiting.delete(sessionId);
-    clearTimeout(w.timer);
-    this.complete(this.deps.log, {
-      type: 'PROCESS_COMPLETE',
-      ts: nowSeconds(),
-      process_id: w.processId,
-      session_id: sessionId,
-      status: terminalStatus(error),
-      model: w.model,
-      key_id: w.keyId,
-      result: w.result,
-      ...(error ? { error: error.toJSON() } : {}),
-    });
-  }
-
-  private finish(run: Run, outcome: RunResult | GatewayError): void {
+  private async finish(run: Run, outcome: RunResult | GatewayError): Promise<void> {
     if (run.finished) return;
     const error = outcome instanceof GatewayError ? outcome : undefined;
     const result = outcome instanceof GatewayError ? undefined : outcome;
@@ -436,7 +433,7 @@ export class ProcessManager {
     run.finished = true;
     const status = terminalStatus(error);
     if (error && status === 'failed') run.log.warn({ status: error.status, code: error.code }, error.message);
-    const unrecorded = this.complete(run.log, {
+    const unrecorded = await this.complete(run.log, {
       type: 'PROCESS_COMPLETE',
       ts: nowSeconds(),
       process_id: run.id,
@@ -460,18 +457,57 @@ export class ProcessManager {
    * error instead (recorded as far as the disk allows, and told to subscribers): a client never
    * gets a 2xx for an answer that is not on disk. Returns that error, if it came to it.
    */
-  private complete(log: Logger, event: Omit<BusEvent, 'seq'>): GatewayError | undefined {
+  private async complete(log: Logger, event: NewEventOf<'PROCESS_COMPLETE'>): Promise<GatewayError | undefined> {
     try {
-      this.deps.bus.publish(event);
+      await this.publish(event);
       return undefined;
     } catch (err) {
       const failure = this.asGatewayError(log, err);
       log.error({ err: failure.cause ?? err, code: failure.code }, `${failure.message}: the process fails with this error`);
-      this.deps.bus.publish(
+      await this.publish(
         { ...event, ts: nowSeconds(), status: 'failed', result: undefined, error: failure.toJSON(), internal: undefined },
         { bestEffort: true },
       );
       return failure;
+    }
+  }
+
+  /**
+   * Publishes a process's event with the record it leads to, which the store keeps, and keeps that
+   * record too, unless the event could not be recorded (the store then has the previous one). One
+   * event at a time, in call order: each record follows from the last one recorded.
+   */
+  private publish(event: NewEvent, opts?: PublishOptions): Promise<void> {
+    const published = this.publishing.then(async () => {
+      const held = this.published.get(event.process_id);
+      const record = nextRecord(held?.record, event);
+      await this.deps.bus.publish(record ? { ...event, internal: { ...event.internal, record } } : event, opts);
+      if (held && record) held.record = record;
+      if (event.type === 'PROCESS_COMPLETE') this.published.delete(event.process_id);
+    });
+    this.publishing = published.catch(() => undefined);
+    return published;
+  }
+
+  /** Fails what a previous run of the gateway left unfinished: it can never finish now. */
+  async recover(unfinished: ProcessRecord[]): Promise<void> {
+    for (const record of unfinished) {
+      this.published.set(record.id, { record });
+      await this.publish({
+        type: 'PROCESS_COMPLETE',
+        ts: nowSeconds(),
+        process_id: record.id,
+        session_id: record.session_id,
+        status: 'failed',
+        model: record.model,
+        key_id: record.key_id,
+        error: {
+          message: `the gateway stopped while this process was ${record.status}; it did not complete`,
+          type: 'api_error',
+          param: null,
+          code: 'gateway_restarted',
+        },
+      });
     }
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ProviderEvent, SessionSettings, ToolResult } from '../../providers/types.js';
+import type { ChatRequest, ProviderEvent } from '../../providers/types.js';
 import type { GatewayError } from './errors.js';
 import type { Principal } from './ownership.js';
 
@@ -7,17 +7,10 @@ import type { Principal } from './ownership.js';
 export interface CompletionJob {
   /** The model name as the client asked for it. */
   model: string;
-  /** The request's messages, for the session log. */
+  /** The request's messages as the client sent them, for the session log. */
   messages: unknown[];
-  /** The session to continue; without it the run starts a new one. */
-  sessionId?: string;
-  /** How the session's process runs, but for its working directory (the session's own). */
-  settings: Omit<SessionSettings, 'cwd'>;
-  prompt: string;
-  /** Results for the run that waits for these client calls. */
-  toolResults?: ToolResult[];
-  /** The answer is streamed: the provider produces deltas, and the handle's `events` carry them. */
-  stream: boolean;
+  /** What the provider is asked, the session intent included. */
+  request: ChatRequest;
   /** Who submits it: the process is its key's, and it may continue only the sessions it can see. */
   owner: Principal;
 }

@@ -1,9 +1,7 @@
 import underPressure from '@fastify/under-pressure';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { ClaudeCliProvider } from '../../providers/claude-cli/index.js';
-import { resolveModel } from '../../providers/claude-cli/models.js';
-import type { Provider } from '../../providers/types.js';
+import type { Logger as PinoLogger } from 'pino';
 import chatCompletions from '../../routes/chat-completions.js';
 import docs from '../../routes/docs.js';
 import events from '../../routes/events.js';
@@ -14,58 +12,32 @@ import { KeyRing, registerAuth } from './auth.js';
 import { registerBrowserGuard } from './browser-guard.js';
 import type { Config } from '../config.js';
 import { clientErrorHandler, registerErrorHandler, sendError } from './error-handler.js';
-import { GatewayError, InvalidRequestError } from '../core/errors.js';
+import { GatewayError, InvalidRequestError, ServiceUnavailableError } from '../core/errors.js';
+import type { Gateway } from '../gateway.js';
 import { registerNestingLimit } from './json-nesting.js';
-import type { Logger } from '../core/logger.js';
-import { createLogger } from './logger.js';
-import { servicesPlugin } from './services.js';
 import { registerWebSocketUpgrades } from './websocket-upgrades.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     keyRing: KeyRing;
+    /** What the routes adapt: they reach nothing else of the core. */
+    gateway: Gateway;
   }
 }
 
 export interface AppOptions {
-  /** The environment the CLI's allow-list is taken from (default: process.env). */
-  env?: NodeJS.ProcessEnv;
+  /** The gateway's logger (the one the gateway logs through); pino, so that Fastify takes it as it is. */
+  log: PinoLogger;
 }
 
-function defaultProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger): Provider {
-  return new ClaudeCliProvider({
-    bin: config.claudeBin,
-    claudeConfigDir: config.claudeConfigDir,
-    envPassthrough: config.envPassthrough,
-    toolSandbox: config.toolSandbox,
-    killGraceMs: config.killGraceMs,
-    tmpDir: config.tmpDir,
-    parentEnv: env,
-    onError: (err) => log.error({ err }, 'a warm Claude CLI process could not be started'),
-    pool: {
-      size: config.pool.size,
-      maxProcesses: config.pool.maxProcesses,
-      maxParked: config.pool.maxParked,
-      hotTtlMs: config.pool.hotTtlMs,
-      maxTurns: config.pool.maxTurns,
-      maxRssMb: config.pool.maxRssMb,
-      // The profile of a plain request (no system prompt, no tools) for the pool's model.
-      defaultProfile: {
-        model: resolveModel(config.pool.model) ?? config.pool.model,
-        toolPolicy: { tools: [], allowed: [], disallowed: [] },
-        cwd: config.workdir,
-        clientTools: [],
-        parallelToolCalls: true,
-      },
-    },
-  });
-}
-
-/** Assembles the gateway: plugins, then shared services, then routes. Does not listen. */
-export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
+/**
+ * Assembles the HTTP front door of `gateway`: plugins, then the gateway, then routes. Does not
+ * listen, and does not shut the gateway down: its owner does, before closing the app.
+ */
+export async function buildApp(config: Config, gateway: Gateway, opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // As Fastify's base logger type, so that the app keeps the default FastifyInstance type.
-    loggerInstance: createLogger(config.logLevel) as FastifyBaseLogger,
+    loggerInstance: opts.log as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     // Node's requestTimeout bounds receiving the request (head and body), not the answer, which may
     // stream for minutes; it is checked every connectionsCheckingInterval, hence at most 1 s apart.
@@ -110,7 +82,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     },
   });
   await app.register(docs);
-  await app.register(servicesPlugin, { config, provider: defaultProvider(config, opts.env ?? process.env, app.log) });
+  app.decorate('gateway', gateway);
+  // Requests still arriving on open connections while shutting down get the OpenAI error shape.
+  app.addHook('onRequest', async () => {
+    if (gateway.closing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
+  });
   await app.register(chatCompletions);
   await app.register(processes);
   await app.register(events);

@@ -3,8 +3,10 @@ import { z } from 'zod';
 // ---------------------------------------------------------------- request
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
-/** Parts other than text are named in a 400 by the mapper, so they pass the schema here. */
+/** Parts other than text are read (images) or named in a 400 by the mapper, so they pass the schema here. */
 const anyPart = z.looseObject({ type: z.string() });
+/** An image part, as the mapper reads one. */
+export const imageUrlPartSchema = z.object({ type: z.literal('image_url'), image_url: z.looseObject({ url: z.string() }) });
 const content = z.union([z.string(), z.array(z.union([textPart, anyPart]))]);
 
 const toolCall = z.looseObject({
@@ -37,9 +39,6 @@ export const functionToolSchema = z.object({
     strict: z.boolean().nullish(),
   }),
 });
-
-/** OpenAI's rule for function names. */
-export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 const responseFormat = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),

@@ -5,8 +5,12 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
 import { afterAll, beforeAll } from 'vitest';
+import type { Provider } from '../../providers/types.js';
 import { buildApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/http/logger.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { createGateway } from '../../src/gateway.js';
+import { createProvider } from '../../src/providers.js';
 import { type MockUpstream, startMockAnthropic } from './mock-anthropic.js';
 
 export const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake-claude.mjs');
@@ -14,6 +18,8 @@ export const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)
 export interface TestGateway {
   app: FastifyInstance;
   config: Config;
+  /** The provider behind the gateway (the CLI's, unless the test gave its own). */
+  provider: Provider;
   /** http://127.0.0.1:<port> */
   url: string;
   /** The temporary directory holding HOME, DATA_DIR and the workspace. */
@@ -34,6 +40,8 @@ export interface GatewayOptions {
   parentEnv?: Record<string, string>;
   /** Reuse a directory (restart tests); removed by close() only when created here. */
   dir?: string;
+  /** A provider of the test's own instead of the CLI. */
+  provider?: Provider;
 }
 
 const onPath = (cmd: string) =>
@@ -68,15 +76,17 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
     ...(opts.fake ? { CLAUDE_BIN: FAKE_CLAUDE } : {}),
     ...opts.env,
   });
-  const app = await buildApp(config, {
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      ANTHROPIC_API_KEY: 'sk-test',
-      ...(opts.mock ? { ANTHROPIC_BASE_URL: opts.mock.url } : {}),
-      ...opts.parentEnv,
-    },
-  });
+  const log = createLogger(config.logLevel);
+  const parentEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    ANTHROPIC_API_KEY: 'sk-test',
+    ...(opts.mock ? { ANTHROPIC_BASE_URL: opts.mock.url } : {}),
+    ...opts.parentEnv,
+  };
+  const provider = opts.provider ?? createProvider(config, parentEnv, log);
+  const gateway = await createGateway(config, { log, provider });
+  const app = await buildApp(config, gateway, { log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
@@ -84,11 +94,14 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
   return {
     app,
     config,
+    provider,
     url,
     dir,
     home,
     openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: keys[0]?.secret ?? 'unused', maxRetries: 0 }),
     async close() {
+      // As the gateway's main does: the gateway drains while the app still answers, then the app closes.
+      await gateway.shutdown(config.shutdownGraceMs);
       await app.close();
       if (owned) rmSync(dir, { recursive: true, force: true });
     },
@@ -101,7 +114,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
  */
 export async function waitForWarmPool(gw: TestGateway, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((gw.app.gateway.provider.capabilities.lifecycle?.stats()?.warm ?? 0) < 1) {
+  while ((gw.app.gateway.stats().pool?.warm ?? 0) < 1) {
     if (Date.now() > deadline) throw new Error('the pool did not warm up');
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -1,34 +1,31 @@
-// The OpenAI wire mapping (src/openai/): request → job, run result → chat.completion, run events →
-// stream chunks, and the rendering of records written before results were kept neutral.
+// The OpenAI wire mapping (src/openai/): request → job (a neutral ChatRequest), run result →
+// chat.completion, run events → stream chunks, and the rendering of records written before results
+// were kept neutral. What the Claude CLI makes of a ChatRequest is in claude-cli-request.test.ts.
 import { describe, expect, it } from 'vitest';
+import { chatRequestSchema } from '../../providers/types.js';
 import { CancelledError, InvalidRequestError, NotFoundError } from '../../src/core/errors.js';
 import { toEventMessage, toProcessObject } from '../../src/openai/records.js';
-import { type JobContext, toCompletionJob } from '../../src/openai/request.js';
+import { toCompletionJob } from '../../src/openai/request.js';
 import { fromChatCompletion, toChatCompletion } from '../../src/openai/response.js';
-import { type ChatCompletionRequest, chatCompletionRequestSchema } from '../../src/openai/schemas.js';
+import { chatCompletionRequestSchema } from '../../src/openai/schemas.js';
 import { ChunkStream } from '../../src/openai/stream.js';
 import { ANONYMOUS } from '../../src/core/ownership.js';
 import { processRecordSchema } from '../../src/core/process-types.js';
+import { readingLegacyResults } from '../../src/stores/jsonl/legacy.js';
 import type { RunEvent, RunIds, RunResult } from '../../src/core/run-types.js';
 
 const SESSION = '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f';
-const WAITING = '0b6c3f0e-8a44-4d5b-9a1e-2f7d9c3b5a10';
 
-const request = (body: Record<string, unknown>): ChatCompletionRequest =>
-  chatCompletionRequestSchema.parse({ model: 'sonnet', ...body });
-
-/** A context whose provider serves `sonnet`, allows Bash and Read, and has a run waiting for `call_wait`. */
-const context = (over: Partial<JobContext> = {}): JobContext => ({
-  owner: ANONYMOUS,
-  allowedTools: ['Bash', 'Read'],
-  resolveModel: (name) => (name === 'sonnet' ? 'claude-sonnet' : undefined),
-  findWaitingRun: (ids) => (ids.includes('call_wait') ? WAITING : undefined),
-  prepareJsonSchema: (schema) => ({ ...schema, prepared: true }),
-  ...over,
-});
-
-const job = (body: Record<string, unknown>, over?: Partial<JobContext>) => toCompletionJob(request(body), context(over));
+/** The job of a body, with a provider that serves `sonnet` as `claude-sonnet`. */
+const job = (body: Record<string, unknown>) =>
+  toCompletionJob(chatCompletionRequestSchema.parse({ model: 'sonnet', ...body }), {
+    owner: ANONYMOUS,
+    resolveModel: (name) => (name === 'sonnet' ? 'claude-sonnet' : undefined),
+  });
+/** The ChatRequest of a body, checked against its schema. */
+const chat = (body: Record<string, unknown>) => chatRequestSchema.parse(job(body).request);
 const user = (content: string) => ({ role: 'user', content });
+const text = (t: string) => [{ type: 'text', text: t }];
 const thrown = (f: () => unknown) => {
   try {
     f();
@@ -39,25 +36,24 @@ const thrown = (f: () => unknown) => {
 };
 
 describe('request → job', () => {
-  it('maps a first turn: the provider model, no session, the new message as the prompt, no tools', () => {
-    const j = job({ messages: [{ role: 'system', content: 'be brief' }, user('hi')], max_turns: 3 });
-    expect(j).toEqual({
-      model: 'sonnet',
-      messages: [{ role: 'system', content: 'be brief' }, user('hi')],
-      sessionId: undefined,
-      settings: {
-        model: 'claude-sonnet',
-        systemPrompt: 'be brief',
-        toolPolicy: { tools: [], allowed: [], disallowed: [] },
-        maxTurns: 3,
-        clientTools: [],
-        parallelToolCalls: true,
-        jsonSchema: undefined,
-      },
-      prompt: 'hi',
-      toolResults: undefined,
+  it('maps a first turn: the provider model, every message, a new session, no tools, defaults for the rest', () => {
+    const messages = [{ role: 'system', content: 'be brief' }, user('hi')];
+    const j = job({ messages, max_turns: 3 });
+    expect(j).toEqual({ model: 'sonnet', messages, request: expect.anything(), owner: ANONYMOUS });
+    expect(chatRequestSchema.parse(j.request)).toEqual({
+      model: 'claude-sonnet',
+      messages: [
+        { role: 'system', content: text('be brief') },
+        { role: 'user', content: text('hi') },
+      ],
+      tools: [],
+      permissions: { allow: [], deny: [] },
+      toolChoice: 'auto',
+      parallelToolCalls: true,
+      sampling: {},
+      session: { kind: 'new' },
+      maxTurns: 3,
       stream: false,
-      owner: ANONYMOUS,
     });
   });
 
@@ -67,106 +63,85 @@ describe('request → job', () => {
     expect(err).toMatchObject({ param: 'model', code: 'model_not_found' });
   });
 
-  it('continues a session with only the messages after the last assistant message', () => {
-    const j = job({ session_id: SESSION, messages: [user('one'), { role: 'assistant', content: 'A' }, user('two'), user('three')] });
-    expect(j.sessionId).toBe(SESSION);
-    expect(j.prompt).toBe('two\n\nthree');
+  it('continues a session with every message: which are new is the provider’s call', () => {
+    const r = chat({ session_id: SESSION, messages: [user('one'), { role: 'assistant', content: 'A' }, user('two')] });
+    expect(r.session).toEqual({ kind: 'continue', sessionId: SESSION });
+    expect(r.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
   });
 
-  it('renders the history of a first turn that already holds assistant turns, calls and results included', () => {
-    const j = job({
+  it('maps developer messages to system ones, assistant tool calls and tool results, index for index', () => {
+    const r = chat({
       messages: [
+        { role: 'developer', content: 'rules' },
         user('weather?'),
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_old', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Bern"}' } }] },
-        { role: 'tool', tool_call_id: 'call_old', content: 'rain' },
-        { role: 'assistant', content: 'It rains.' },
-        user('and tomorrow?'),
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Bern"}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: 'rain' }] },
       ],
     });
-    expect(j.sessionId).toBeUndefined();
-    expect(j.prompt).toContain('<conversation_history>\n<turn role="user">\nweather?\n</turn>');
-    expect(j.prompt).toContain('<tool_call id="call_old" name="get_weather">{"city":"Bern"}</tool_call>');
-    expect(j.prompt).toContain('<turn role="tool" tool_call_id="call_old">\nrain\n</turn>');
-    expect(j.prompt.endsWith('\n\nand tomorrow?')).toBe(true);
+    expect(r.messages).toEqual([
+      { role: 'system', content: text('rules') },
+      { role: 'user', content: text('weather?') },
+      { role: 'assistant', content: [], toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Bern"}' }] },
+      { role: 'tool', toolCallId: 'call_1', content: text('rain') },
+    ]);
   });
 
-  const answering = (id: string) => [
-    user('weather?'),
-    { role: 'assistant', content: null, tool_calls: [{ id, type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
-    { role: 'tool', tool_call_id: id, content: 'sunny' },
-  ];
-
-  it('sends tool results to the run that waits for them, in its session', () => {
-    const j = job({ messages: answering('call_wait') });
-    expect(j.sessionId).toBe(WAITING);
-    expect(j.toolResults).toEqual([{ toolCallId: 'call_wait', content: 'sunny' }]);
-    // The fallback prompt, for a run gone meanwhile: just the results, the rest is in the session.
-    expect(j.prompt).toBe('The results of your tool calls:\n<turn role="tool" tool_call_id="call_wait">\nsunny\n</turn>\n\nContinue from there.');
+  it('keeps text and image parts; any other part is a 400 naming it', () => {
+    const parts = [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'low' } }];
+    expect(chat({ messages: [{ role: 'user', content: parts }] }).messages[0]!.content).toEqual([
+      { type: 'text', text: 'what is this?' },
+      { type: 'image', url: 'data:image/png;base64,AAAA' },
+    ]);
+    for (const part of [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }, { type: 'image_url', image_url: 'not an object' }]) {
+      const err = thrown(() => job({ messages: [user('hi'), { role: 'user', content: [{ type: 'text', text: 'a' }, part] }] }));
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect(err).toMatchObject({ param: 'messages[1].content[1].type', code: 'unsupported_content_part' });
+    }
   });
 
-  it('runs tool results nobody waits for as a fresh conversation, and those of another session as that session asked', () => {
-    const fresh = job({ messages: answering('call_gone') });
-    expect(fresh).toMatchObject({ sessionId: undefined, toolResults: undefined });
-    expect(fresh.prompt).toContain('<conversation_history>');
-
-    const other = job({ session_id: SESSION, messages: answering('call_wait') });
-    expect(other).toMatchObject({ sessionId: SESSION, toolResults: undefined });
-  });
-
-  it('enables Claude Code tools within the cap, and exposes the other functions as the client’s', () => {
-    const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } };
-    const j = job({ messages: [user('hi')], tools: [{ type: 'function', function: { name: 'Bash' } }, weather], allowed_tools: ['Read(/tmp/*)'] });
-    expect(j.settings.toolPolicy).toEqual({ tools: ['Bash', 'Read'], allowed: ['Bash', 'Read(/tmp/*)'], disallowed: [] });
-    expect(j.settings.clientTools).toEqual([{ name: 'get_weather', description: undefined, parameters: { type: 'object' } }]);
-  });
-
-  it('refuses a tool outside the cap with a 400 naming it', () => {
-    const err = thrown(() => job({ messages: [user('hi')], tools: [{ type: 'function', function: { name: 'WebFetch' } }] }));
-    expect(err).toBeInstanceOf(InvalidRequestError);
-    expect(err).toMatchObject({ param: 'tools[0].function.name', code: 'tool_not_allowed' });
-    expect((err as Error).message).toContain("tool 'WebFetch' is not allowed");
-  });
-
-  const fns = [
-    { type: 'function', function: { name: 'a_fn' } },
-    { type: 'function', function: { name: 'b_fn' } },
-  ];
-
-  it('tool_choice none: no tools at all, though they are still checked', () => {
-    const j = job({ messages: [user('hi')], tools: [{ type: 'function', function: { name: 'Bash' } }, ...fns], tool_choice: 'none' });
-    expect(j.settings.toolPolicy.tools).toEqual([]);
-    expect(j.settings.clientTools).toEqual([]);
-    expect(() => job({ messages: [user('hi')], tools: [{ type: 'function', function: { name: 'bad name' } }], tool_choice: 'none' })).toThrow(
-      InvalidRequestError,
-    );
-  });
-
-  it('tool_choice naming a function exposes only that one and tells the model to call it', () => {
-    const j = job({ messages: [user('hi')], tools: fns, tool_choice: { type: 'function', function: { name: 'b_fn' } } });
-    expect(j.settings.clientTools.map((c) => c.name)).toEqual(['b_fn']);
-    expect(j.settings.systemPrompt).toBe('You must call the function b_fn now.');
-    expect(thrown(() => job({ messages: [user('hi')], tools: fns, tool_choice: { type: 'function', function: { name: 'c_fn' } } }))).toMatchObject({
-      code: 'unknown_function',
+  it('passes every function tool on, whatever its name, with the permission rules as they are', () => {
+    const r = chat({
+      messages: [user('hi')],
+      tools: [{ type: 'function', function: { name: 'Bash' } }, { type: 'function', function: { name: 'get_weather', description: 'd', parameters: { type: 'object' } } }],
+      allowed_tools: ['Read(/tmp/*)'],
+      disallowed_tools: ['Bash(rm *)'],
+      parallel_tool_calls: false,
     });
+    expect(r.tools).toEqual([
+      // OpenAI: a function without parameters takes none.
+      { name: 'Bash', parameters: { type: 'object', properties: {} } },
+      { name: 'get_weather', description: 'd', parameters: { type: 'object' } },
+    ]);
+    expect(r.permissions).toEqual({ allow: ['Read(/tmp/*)'], deny: ['Bash(rm *)'] });
+    expect(r.parallelToolCalls).toBe(false);
   });
 
-  it('tool_choice required asks for a call in the system prompt, after the client’s own', () => {
-    const j = job({ messages: [{ role: 'system', content: 'be brief' }, user('hi')], tools: fns, tool_choice: 'required' });
-    expect(j.settings.systemPrompt).toBe('be brief\n\nYou must call at least one of the available functions before you answer.');
+  it('maps tool_choice: its strings as they are, a named function by its name', () => {
+    for (const choice of ['none', 'auto', 'required'] as const) expect(chat({ messages: [user('hi')], tool_choice: choice }).toolChoice).toBe(choice);
+    expect(chat({ messages: [user('hi')], tool_choice: { type: 'function', function: { name: 'f' } } }).toolChoice).toEqual({ name: 'f' });
   });
 
-  it('takes the schema of json_schema as the provider prepares it, any object for json_object', () => {
+  it('asks for the schema of json_schema (an object when it has none), any object for json_object', () => {
     const schema = { type: 'object', properties: { n: { type: 'integer' } } };
-    expect(job({ messages: [user('hi')], response_format: { type: 'json_schema', json_schema: { name: 's', schema } } }).settings.jsonSchema).toEqual({
-      ...schema,
-      prepared: true,
+    const format = (response_format: unknown) => chat({ messages: [user('hi')], response_format }).responseFormat;
+    expect(format({ type: 'json_schema', json_schema: { name: 's', schema } })).toEqual({ type: 'json_schema', schema });
+    expect(format({ type: 'json_schema', json_schema: { name: 's' } })).toEqual({ type: 'json_schema', schema: { type: 'object' } });
+    expect(format({ type: 'json_object' })).toEqual({ type: 'json_schema', schema: { type: 'object' } });
+    expect(format({ type: 'text' })).toBeUndefined();
+  });
+
+  it('passes sampling hints on: max_completion_tokens over max_tokens, stop always a list', () => {
+    expect(chat({ messages: [user('hi')], temperature: 0.2, max_tokens: 10, max_completion_tokens: 20, stop: 'END' }).sampling).toEqual({
+      temperature: 0.2,
+      maxTokens: 20,
+      stop: ['END'],
     });
-    expect(job({ messages: [user('hi')], response_format: { type: 'json_object' } }).settings.jsonSchema).toEqual({ type: 'object' });
+    expect(chat({ messages: [user('hi')], max_tokens: 10, stop: ['a', 'b'] }).sampling).toEqual({ maxTokens: 10, stop: ['a', 'b'] });
   });
 
   it('streams only when asked', () => {
-    expect(job({ messages: [user('hi')], stream: true }).stream).toBe(true);
-    expect(job({ messages: [user('hi')], stream: null }).stream).toBe(false);
+    expect(chat({ messages: [user('hi')], stream: true }).stream).toBe(true);
+    expect(chat({ messages: [user('hi')], stream: null }).stream).toBe(false);
   });
 });
 
@@ -237,10 +212,12 @@ describe('records written before results were kept neutral', () => {
   };
 
   it('are read back neutral and rendered as they were, byte for byte', () => {
-    const stored = processRecordSchema.parse(record);
+    // Reading the older files is the JSONL store's part.
+    const stored = readingLegacyResults(processRecordSchema).parse(record);
     expect(stored.result).toEqual(fromChatCompletion(legacy));
     expect(JSON.stringify(toProcessObject(stored).result)).toBe(JSON.stringify(legacy));
-    expect(toEventMessage({ seq: 1, type: 'PROCESS_COMPLETE', ts: 1, process_id: IDS.processId, session_id: SESSION, status: 'completed', model: 'm', key_id: null, result: stored.result! }).result).toEqual(legacy);
+    const message = toEventMessage({ seq: 1, type: 'PROCESS_COMPLETE', ts: 1, process_id: IDS.processId, session_id: SESSION, status: 'completed', model: 'm', key_id: null, result: stored.result! });
+    expect(message.type === 'PROCESS_COMPLETE' && message.result).toEqual(legacy);
   });
 
   it('keep their usage totals when cache writes were counted in', () => {

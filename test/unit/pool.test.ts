@@ -2,11 +2,12 @@
 // processes and fake timers: no CLI is started.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { SpawnProfile } from '../../providers/claude-cli/args.js';
 import type { LiveCliProcess } from '../../providers/claude-cli/live-process.js';
 import { type PoolOptions, ProcessPool } from '../../providers/claude-cli/pool.js';
+import type { ToolResult } from '../../providers/claude-cli/render.js';
+import type { CliRequest, SpawnProfile } from '../../providers/claude-cli/request.js';
 import type { CliExit } from '../../providers/claude-cli/spawn.js';
-import type { ProviderRequest, ToolResult, WaitingRunLoss } from '../../providers/types.js';
+import type { WaitingRunLoss } from '../../providers/types.js';
 
 /** What the pool uses of a LiveCliProcess, and handles for the test to play the CLI's part. */
 class FakeCli implements Pick<LiveCliProcess, 'sessionId' | 'turns' | 'exited' | 'initialized' | 'waitingFor' | 'isAlive' | 'close' | 'cancelWaiting' | 'rssMb'> {
@@ -78,7 +79,7 @@ const DEFAULT: SpawnProfile = {
 };
 const OTHER: SpawnProfile = { ...DEFAULT, systemPrompt: 'be brief' };
 
-const request = (sessionId: string, over: Partial<ProviderRequest> = {}): ProviderRequest => ({
+const request = (sessionId: string, over: Partial<CliRequest> = {}): CliRequest => ({
   ...DEFAULT,
   prompt: 'hi',
   sessionId,
@@ -128,7 +129,7 @@ function harness(opts: Partial<Omit<PoolOptions, 'spawn'>> & { autoInit?: boolea
 }
 
 /** One turn of a session: its process taken, used once, given back. */
-async function turn(pool: ProcessPool, req: ProviderRequest, waitFor: string[] = []): Promise<FakeCli> {
+async function turn(pool: ProcessPool, req: CliRequest, waitFor: string[] = []): Promise<FakeCli> {
   const entry = await pool.checkout(req);
   const proc = entry.proc as unknown as FakeCli;
   proc.turns++;
@@ -460,12 +461,10 @@ describe('processes that die', () => {
 describe('runs waiting for client function results (parked)', () => {
   const results = (id: string): ToolResult[] => [{ toolCallId: id, content: 'sunny' }];
 
-  it('keeps the run in its process, found by its call ids, with no TTL', async () => {
+  it('keeps the run in its process, with no TTL (the caller has it)', async () => {
     const { pool } = harness({ size: 0, hotTtlMs: 1_000 });
     const proc = await park(pool, 'A', 'call_1');
     expect(pool.stats()).toMatchObject({ waiting: 1, hot: 0 });
-    expect(pool.findWaiting(['call_x', 'call_1'])).toBe('A');
-    expect(pool.findWaiting(['call_x'])).toBeUndefined();
     await later(10_000);
     expect(proc.closed).toBe(false);
   });
@@ -478,12 +477,20 @@ describe('runs waiting for client function results (parked)', () => {
     expect(proc.interrupts).toBe(0);
   });
 
-  it('interrupts the waiting run when the session sends a new message instead, on the same process', async () => {
+  it('sends no new message to a waiting run: interrupted first (cancelWaiting), it goes on in the same process', async () => {
     const { pool } = harness({ size: 0 });
     const proc = await park(pool, 'A');
+    await pool.cancelWaiting('A');
+    expect((await pool.checkout(request('A'))).proc).toBe(proc);
+  });
+
+  it('replaces a process still waiting when a turn without its results comes', async () => {
+    const { pool, spawned } = harness({ size: 0 });
+    const proc = await park(pool, 'A');
     const entry = await pool.checkout(request('A'));
-    expect(entry.proc).toBe(proc);
-    expect(proc.interrupts).toBe(1);
+    expect(entry.proc).not.toBe(proc);
+    expect(proc.closed).toBe(true);
+    expect(spawned).toHaveLength(2);
   });
 
   it('cancelWaiting interrupts the run and keeps the process hot for the session', async () => {
@@ -507,7 +514,6 @@ describe('runs waiting for client function results (parked)', () => {
     expect(a.interrupts).toBe(1);
     expect(a.closed).toBe(true);
     expect(pool.stats()).toMatchObject({ waiting: 2, total: 2 });
-    expect(pool.findWaiting(['call_A'])).toBeUndefined();
   });
 
   it('counts against the process bound: a new turn with nothing idle left evicts the oldest', async () => {

@@ -2,11 +2,11 @@
 // at a time per session in arrival order, cancel. Driven with an in-test provider whose runs end
 // when the test says, and the real event bus and stores in a temporary directory: no CLI.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Provider, ProviderCapabilities, ProviderEvent, ProviderRequest } from '../../providers/types.js';
+import type { ChatRequest, Provider, ProviderCapabilities, ProviderEvent, RunSession } from '../../providers/types.js';
 import { loadConfig } from '../../src/config.js';
 import { EventBus } from '../../src/core/event-bus.js';
 import { createLogger } from '../../src/http/logger.js';
@@ -14,20 +14,21 @@ import { ANONYMOUS } from '../../src/core/ownership.js';
 import { type ProcessHandle, ProcessManager } from '../../src/core/process-manager.js';
 import { Readiness } from '../../src/core/readiness.js';
 import type { CompletionJob } from '../../src/core/run-types.js';
-import { JsonlFiles, jsonlPath } from '../../src/stores/jsonl/jsonl-file.js';
-import { ProcessStore } from '../../src/stores/jsonl/process-store.js';
-import { SessionStore } from '../../src/stores/jsonl/session-store.js';
+import { recordEvents } from '../../src/core/recorders.js';
+import { openJsonlStorage } from '../../src/stores/jsonl/storage.js';
 
 /** A run of the provider, held open until the test ends it. */
 interface HeldRun {
-  req: ProviderRequest;
+  /** The prompt the run was prepared with. */
+  prompt: string;
+  session: RunSession;
   signal: AbortSignal;
   /** Ends the run with an answer. */
   finish(): void;
 }
 
 /** Every run waits for the test to finish it; it counts what runs at once. */
-class HeldProvider implements Provider {
+class HeldProvider implements Provider<string> {
   readonly name = 'held';
   readonly capabilities: ProviderCapabilities = {};
   readonly runs: HeldRun[] = [];
@@ -50,7 +51,13 @@ class HeldProvider implements Provider {
     return { ok: true as const };
   }
 
-  async *run(req: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+  /** A run is named by its prompt: the text of the request's last message. */
+  prepare(request: ChatRequest): string {
+    const last = request.messages.at(-1)!;
+    return last.content.map((p) => (p.type === 'text' ? p.text : '')).join('');
+  }
+
+  async *run(prompt: string, session: RunSession, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
     let finish!: () => void;
     let abort!: (reason: unknown) => void;
     const ended = new Promise<void>((resolve, reject) => {
@@ -59,12 +66,12 @@ class HeldProvider implements Provider {
     });
     const onAbort = () => abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    this.runs.push({ req, signal, finish });
+    this.runs.push({ prompt, session, signal, finish });
     this.maxActive = Math.max(this.maxActive, ++this.active);
     try {
       await ended;
       const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheCreationTokens: 0 };
-      yield { type: 'result', result: { text: `answer to ${req.prompt}`, sessionId: req.sessionId, finishReason: 'stop', usage, raw: {} } };
+      yield { type: 'result', result: { text: `answer to ${prompt}`, sessionId: session.sessionId, finishReason: 'stop', usage, raw: {} } };
     } finally {
       this.active--;
       signal.removeEventListener('abort', onAbort);
@@ -73,12 +80,12 @@ class HeldProvider implements Provider {
 
   /** The prompts of the runs started so far, in start order. */
   get started(): string[] {
-    return this.runs.map((r) => r.req.prompt);
+    return this.runs.map((r) => r.prompt);
   }
 
   /** Ends the run of this prompt. */
   finish(prompt: string): void {
-    const run = this.runs.find((r) => r.req.prompt === prompt);
+    const run = this.runs.find((r) => r.prompt === prompt);
     if (!run) throw new Error(`no run of ${prompt} has started (started: ${this.started.join(', ')})`);
     run.finish();
   }
@@ -93,31 +100,37 @@ function gateway(env: Record<string, string> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'scheduler-'));
   dirs.push(dir);
   const config = loadConfig({ DATA_DIR: dir, CLAUDE_WORKDIR: path.join(dir, 'workspace'), LOG_LEVEL: 'silent', ...env });
-  const files = new JsonlFiles();
-  const store = new ProcessStore(jsonlPath(dir, 'processes'), 1_000, files);
-  const sessions = new SessionStore(jsonlPath(dir, 'sessions'), files);
+  const log = createLogger('silent');
+  mkdirSync(config.logDir);
+  const storage = openJsonlStorage(config, log);
   const bus = new EventBus(1_000);
-  bus.record((e) => store.apply(e));
+  recordEvents(bus, storage);
   const provider = new HeldProvider();
   const manager = new ProcessManager({
     provider,
     bus,
-    store,
-    sessions,
+    sessions: storage.sessions,
     readiness: new Readiness(() => provider.check()),
     config,
-    log: createLogger('silent'),
+    log,
   });
-  return { manager, provider, store };
+  return { manager, provider, store: storage.records };
 }
 
 const job = (prompt: string, sessionId?: string): CompletionJob => ({
   model: 'sonnet',
   messages: [{ role: 'user', content: prompt }],
-  sessionId,
-  settings: { model: 'sonnet', toolPolicy: { tools: [], allowed: [], disallowed: [] }, clientTools: [], parallelToolCalls: true },
-  prompt,
-  stream: false,
+  request: {
+    model: 'sonnet',
+    messages: [{ role: 'user', content: [{ type: 'text', text: prompt }] }],
+    tools: [],
+    permissions: { allow: [], deny: [] },
+    toolChoice: 'auto',
+    parallelToolCalls: true,
+    sampling: {},
+    session: sessionId ? { kind: 'continue', sessionId } : { kind: 'new' },
+    stream: false,
+  },
   owner: ANONYMOUS,
 });
 
@@ -154,6 +167,7 @@ describe('MAX_CONCURRENCY', () => {
     const outcomes = await Promise.all(handles.map((h) => h.done));
     expect(outcomes.map((o) => o.result?.text)).toEqual(['answer to a', 'answer to b', 'answer to c', 'answer to d']);
     expect(provider.maxActive).toBe(2);
+    await until(() => manager.activeCount === 0, 'the slots to be free'); // a run's slot frees after its `done`
     expect([manager.activeCount, manager.queuedCount]).toEqual([0, 0]);
   });
 });
@@ -170,7 +184,7 @@ describe('MAX_QUEUE', () => {
     expect(err).toMatchObject({ status: 429, code: 'queue_full' });
     const retryAfter = Number(err!.headers['retry-after']);
     expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
-    expect(store.list({ limit: 100, viewer: ANONYMOUS }).data).toHaveLength(3);
+    expect((await store.list({ limit: 100, viewer: ANONYMOUS })).data).toHaveLength(3);
 
     // a place in the queue frees up as soon as a queued job starts
     provider.finish('a');
@@ -181,6 +195,7 @@ describe('MAX_QUEUE', () => {
   it('never refuses a job that can start at once, however full the queue', async () => {
     const { manager, provider } = gateway({ MAX_CONCURRENCY: '2', MAX_QUEUE: '1' });
     const first = await manager.submit(job('s1'));
+    await until(() => provider.runs.length === 1, 's1 to start'); // once its start is recorded
     provider.finish('s1');
     const sid = (await first.done).result!.sessionId;
     await manager.submit(job('s2', sid));
@@ -232,7 +247,7 @@ describe('sessions', () => {
     provider.finish('s3');
     await Promise.all(turns.map((t) => t.done));
     expect(provider.started.filter((p) => p.startsWith('s'))).toEqual(['s0', 's1', 's2', 's3']);
-    expect(provider.runs.filter((r) => r.req.sessionId === sid).map((r) => r.req.resume)).toEqual([false, true, true, true]);
+    expect(provider.runs.filter((r) => r.session.sessionId === sid).map((r) => r.session.resume)).toEqual([false, true, true, true]);
   });
 });
 

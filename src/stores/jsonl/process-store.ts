@@ -1,22 +1,16 @@
-import { type Principal, visibleTo } from '../../core/ownership.js';
-import { type BusEvent, type ProcessRecord, type ProcessStatus, TERMINAL, processRecordSchema } from '../../core/process-types.js';
+import { visibleTo } from '../../core/ownership.js';
+import type { ListQuery, ProcessPage, ProcessRecords } from '../../core/ports.js';
+import { type ProcessRecord, TERMINAL, processRecordSchema } from '../../core/process-types.js';
 import type { JsonlFiles } from './jsonl-file.js';
+import { readingLegacyResults } from './legacy.js';
 
-export interface ListQuery {
-  status?: ProcessStatus;
-  session_id?: string;
-  limit: number;
-  /** Cursor: the id of the last process of the previous page. */
-  after?: string;
-  /** Only what this principal may see is listed (and taken as a cursor). */
-  viewer: Principal;
-}
+const storedRecordSchema = readingLegacyResults(processRecordSchema);
 
 /**
- * Process records, built only from bus events and kept as snapshots in an append-only JSONL file
- * (last snapshot wins on replay). Compacted at start, bounded to `retention` records.
+ * Process records as snapshots in an append-only JSONL file (the last snapshot of a process wins
+ * when read back), all of them in memory. Compacted at start, bounded to `retention` records.
  */
-export class ProcessStore {
+export class JsonlProcessRecords implements ProcessRecords {
   private readonly records = new Map<string, ProcessRecord>();
 
   constructor(
@@ -24,7 +18,7 @@ export class ProcessStore {
     private readonly retention: number,
     private readonly files: JsonlFiles,
   ) {
-    for (const record of files.load(file, processRecordSchema)) {
+    for (const record of files.load(file, storedRecordSchema)) {
       this.records.delete(record.id); // re-insert: Map order stays creation order
       this.records.set(record.id, record);
     }
@@ -32,78 +26,39 @@ export class ProcessStore {
     files.rewrite(file, [...this.records.values()]);
   }
 
-  /** Records a previous run of the gateway left queued or running. */
-  unfinished(): ProcessRecord[] {
+  /** The record as it is now, for the other JSONL stores while they open. */
+  peek(id: string): ProcessRecord | undefined {
+    return this.records.get(id);
+  }
+
+  async get(id: string): Promise<ProcessRecord | undefined> {
+    return this.records.get(id);
+  }
+
+  async unfinished(): Promise<ProcessRecord[]> {
     return [...this.records.values()].filter((r) => !TERMINAL.includes(r.status));
   }
 
   /**
-   * Follows one event; a snapshot that cannot be written throws its StorageError to the publisher.
-   * Memory then goes back to the previous record: it never shows what the disk does not have,
-   * except a failure, kept even unwritten so that a process never stays `running`.
+   * A snapshot that cannot be written rejects with its StorageError. Memory then goes back to the
+   * previous record: it never shows what the disk does not have, except a failure.
    */
-  apply(event: BusEvent): void {
-    const prev = this.records.get(event.process_id);
-    let next: ProcessRecord | undefined;
-    switch (event.type) {
-      case 'PROCESS_QUEUED':
-        next = {
-          id: event.process_id,
-          object: 'process',
-          status: 'queued',
-          model: event.model,
-          session_id: event.session_id,
-          created_at: event.ts,
-          started_at: null,
-          completed_at: null,
-          result: null,
-          error: null,
-          required_action: null,
-          key_id: event.key_id,
-        };
-        break;
-      case 'PROCESS_STARTED':
-        if (prev) next = { ...prev, status: 'running', started_at: event.ts };
-        break;
-      case 'PROCESS_REQUIRES_ACTION':
-        if (prev) next = { ...prev, status: 'requires_action', result: event.result ?? null, required_action: event.required_action ?? null };
-        break;
-      case 'PROCESS_COMPLETE':
-        if (prev) {
-          next = {
-            ...prev,
-            status: event.status,
-            session_id: event.session_id,
-            completed_at: event.ts,
-            // A process that waited for tool results keeps the answer it gave.
-            result: event.result ?? prev.result,
-            error: event.error ?? null,
-            required_action: null,
-          };
-        }
-        break;
-      default:
-        return; // tool activity does not change the record
-    }
-    if (!next) return;
-    this.records.set(next.id, next);
+  async put(record: ProcessRecord): Promise<void> {
+    const prev = this.records.get(record.id);
+    this.records.set(record.id, record);
     try {
-      this.files.append(this.file, next, 'the process record');
+      this.files.append(this.file, record, 'the process record');
     } catch (err) {
-      if (next.status !== 'failed') {
-        if (prev) this.records.set(next.id, prev);
-        else this.records.delete(next.id);
+      if (record.status !== 'failed') {
+        if (prev) this.records.set(record.id, prev);
+        else this.records.delete(record.id);
       }
       throw err;
     }
-    if (event.type === 'PROCESS_QUEUED') this.trim();
+    if (!prev) this.trim();
   }
 
-  get(id: string): ProcessRecord | undefined {
-    return this.records.get(id);
-  }
-
-  list(q: ListQuery): { data: ProcessRecord[]; has_more: boolean } {
+  async list(q: ListQuery): Promise<ProcessPage> {
     // Filtered before paginating, so pages, cursors and has_more count only what the viewer sees.
     const newestFirst = [...this.records.values()].reverse().filter((r) => visibleTo(q.viewer, r.key_id));
     let start = 0;

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import type { Principal } from './ownership.js';
+import type { BusEvent, GatewayEvent, ProcessRecord, ProcessStatus } from './process-types.js';
+
+// What the core keeps, behind small async ports: the JSONL files (src/stores/jsonl/) are the first
+// implementation, one that answers later (Redis) can replace them without touching the core. A write
+// that fails rejects with a StorageError and leaves nothing half-written.
+
+export interface ListQuery {
+  status?: ProcessStatus;
+  session_id?: string;
+  limit: number;
+  /** Cursor: the id of the last process of the previous page. */
+  after?: string;
+  /** Only what this principal may see is listed (and taken as a cursor). */
+  viewer: Principal;
+}
+
+/** One page of processes, newest first. */
+export interface ProcessPage {
+  data: ProcessRecord[];
+  has_more: boolean;
+}
+
+/** The process records: the core decides each new state (process-record.ts), the port keeps it. */
+export interface ProcessRecords {
+  get(id: string): Promise<ProcessRecord | undefined>;
+  list(query: ListQuery): Promise<ProcessPage>;
+  /**
+   * Keeps a process's new state. When it cannot be written the port still holds the previous one,
+   * but for a failure, held even unwritten so that no process stays `running`.
+   */
+  put(record: ProcessRecord): Promise<void>;
+  /** The records left queued, running or waiting (by a previous run of the gateway, at start). */
+  unfinished(): Promise<ProcessRecord[]>;
+}
+
+/** The events, in seq order, for `since` replays across restarts. */
+export interface EventStream {
+  /** Appends an event (its answer may be left to the process record, and put back when read). */
+  append(event: BusEvent): Promise<void>;
+  /** The retained events (the last EVENT_RETENTION, and always the newest) with a seq above `seq`, oldest first. */
+  since(seq: number): Promise<GatewayEvent[]>;
+}
+
+export const sessionEntrySchema = z.object({
+  session_id: z.string(),
+  /** The working directory the session is tied to. */
+  cwd: z.string(),
+  created_at: z.number(),
+  /** The API key that started it, whose alone it is (null: started without keys, or before owners were kept). */
+  key_id: z.string().nullable().default(null),
+});
+export type SessionEntry = z.infer<typeof sessionEntrySchema>;
+
+/** The sessions the gateway has started. */
+export interface SessionDirectory {
+  get(id: string): Promise<SessionEntry | undefined>;
+  /** Registers a new session; one already there stays as it is, and is returned. */
+  register(entry: SessionEntry): Promise<SessionEntry>;
+}
+
+/** A line of a session's log (session-log.ts says which). */
+export interface SessionLogLine extends Record<string, unknown> {
+  ts: number;
+  type: string;
+  process_id: string;
+  session_id: string;
+  key_id: string | null;
+}
+
+/** Each session's exchanges, line after line, never rewritten. */
+export interface SessionLog {
+  append(sessionId: string, line: SessionLogLine): Promise<void>;
+}
+
+/** Everything the gateway keeps. */
+export interface Storage {
+  records: ProcessRecords;
+  events: EventStream;
+  sessions: SessionDirectory;
+  sessionLog: SessionLog;
+  /** Lets go of what it holds open (the gateway stops). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,200 @@
+import type { ModelInfo, Provider } from '../providers/types.js';
+import type { Config } from './config.js';
+import { NotFoundError } from './core/errors.js';
+import { EventBus } from './core/event-bus.js';
+import type { Logger } from './core/logger.js';
+import { type Principal, visibleTo } from './core/ownership.js';
+import type { ListQuery, ProcessPage, Storage } from './core/ports.js';
+import { type ProcessHandle, ProcessManager } from './core/process-manager.js';
+import type { EventType, GatewayEvent, ProcessRecord } from './core/process-types.js';
+import { Readiness } from './core/readiness.js';
+import { recordEvents } from './core/recorders.js';
+import type { CompletionJob } from './core/run-types.js';
+import { prepareDirectories } from './stores/jsonl/data-dirs.js';
+import { openJsonlStorage } from './stores/jsonl/storage.js';
+
+export type { ProcessHandle };
+
+/** A completion as a front door asks for it; whose it is comes with the submission. */
+export type Job = Omit<CompletionJob, 'owner'>;
+
+export interface SubmitOptions {
+  /** Who submits: the process is its key's, and it may continue only the sessions it can see. */
+  principal: Principal;
+  /** Aborted when the submitter goes away before its answer is complete: the process is cancelled. */
+  signal?: AbortSignal;
+}
+
+/** Which events a subscriber wants, of those it may see. */
+export interface EventFilter {
+  process_id?: string;
+  session_id?: string;
+  types?: readonly EventType[];
+}
+
+export interface Subscription {
+  filter: EventFilter;
+  /** First replay the retained events after this seq. */
+  since?: number;
+  principal: Principal;
+}
+
+export interface GatewayStats {
+  running: number;
+  queued: number;
+  /** The seq of the newest event. */
+  lastSeq: number;
+  /** What the provider keeps running (its pool), when it counts any. */
+  pool?: Record<string, number>;
+}
+
+/**
+ * What every front door (the HTTP routes, next the Unix socket and the other API formats) does
+ * with the gateway: the front door maps its wire format to a job and the answer back, the gateway
+ * does the rest. Another key's process is as unknown here as one that does not exist.
+ */
+export interface Gateway {
+  /** True once shutdown began: new work is refused. */
+  readonly closing: boolean;
+  /**
+   * Queues a job: resolves once it is recorded (its handle streams `events`, ending in the outcome,
+   * and resolves `done`), or rejects with why it was refused (400, 404, 429, 503…).
+   */
+  submit(job: Job, opts: SubmitOptions): Promise<ProcessHandle>;
+  get(id: string, principal: Principal): Promise<ProcessRecord>;
+  list(query: Omit<ListQuery, 'viewer'>, principal: Principal): Promise<ProcessPage>;
+  /** Cancels a queued, running or waiting process; resolves with its record once it has stopped. */
+  cancel(id: string, principal: Principal): Promise<ProcessRecord>;
+  /**
+   * Calls `onEvent` with every event the subscription wants, the replay first, in seq order, and
+   * nothing twice; the same event is the same object for every subscriber. Returns the unsubscribe.
+   */
+  subscribe(subscription: Subscription, onEvent: (event: GatewayEvent) => void): () => void;
+  /** Resolves when the provider is usable (with the version it reports), else rejects with the 503. */
+  ready(): Promise<{ version?: string }>;
+  /** Stops taking work, lets what runs finish within `graceMs`, cancels the rest, lets go of everything. */
+  shutdown(graceMs: number): Promise<void>;
+  models(): ModelInfo[];
+  /** The provider's own name of a model, or undefined when none serves it. */
+  resolveModel(requested: string): string | undefined;
+  stats(): GatewayStats;
+}
+
+export interface GatewayDeps {
+  log: Logger;
+  provider: Provider;
+}
+
+/**
+ * Opens the gateway: its directories and storage (the previous run's records recovered), the
+ * process manager over them, the provider started. A start that fails holds nothing open.
+ */
+export async function createGateway(config: Config, { log, provider }: GatewayDeps): Promise<Gateway> {
+  prepareDirectories(config, (message) => log.warn(message));
+  const storage = openJsonlStorage(config, log);
+  try {
+    // The retained events: where `seq` goes on from, and what `since` replays after a restart.
+    const bus = new EventBus(config.eventRetention, await storage.events.since(0), (err) =>
+      log.error({ err }, 'an event could not be recorded or delivered'),
+    );
+    recordEvents(bus, storage);
+    const readiness = new Readiness(() => provider.check());
+    const manager = new ProcessManager({ provider, bus, sessions: storage.sessions, readiness, config, log });
+    await manager.recover(await storage.records.unfinished());
+    provider.capabilities.lifecycle?.start();
+    return new CoreGateway(provider, storage, bus, manager, readiness);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+}
+
+const processNotFound = (id: string) => new NotFoundError(`process '${id}' does not exist`, 'id', 'process_not_found');
+
+/** What the subscriber asked for, of what it may see: another key's events are not sent, live or replayed. */
+function wants({ filter: f, principal }: Subscription): (e: GatewayEvent) => boolean {
+  return (e) =>
+    visibleTo(principal, e.key_id) &&
+    (!f.process_id || e.process_id === f.process_id) &&
+    (!f.session_id || e.session_id === f.session_id) &&
+    (!f.types || f.types.includes(e.type));
+}
+
+class CoreGateway implements Gateway {
+  private stopped: Promise<void> | undefined;
+
+  constructor(
+    private readonly provider: Provider,
+    private readonly storage: Storage,
+    private readonly bus: EventBus,
+    private readonly manager: ProcessManager,
+    private readonly readiness: Readiness,
+  ) {}
+
+  get closing(): boolean {
+    return this.manager.closing;
+  }
+
+  async submit(job: Job, { principal, signal }: SubmitOptions): Promise<ProcessHandle> {
+    const handle = await this.manager.submit({ ...job, owner: principal });
+    if (signal?.aborted) handle.cancel('client_disconnected');
+    else signal?.addEventListener('abort', () => handle.cancel('client_disconnected'), { once: true });
+    return handle;
+  }
+
+  async get(id: string, principal: Principal): Promise<ProcessRecord> {
+    const record = await this.storage.records.get(id);
+    if (!record || !visibleTo(principal, record.key_id)) throw processNotFound(id);
+    return record;
+  }
+
+  list(query: Omit<ListQuery, 'viewer'>, principal: Principal): Promise<ProcessPage> {
+    return this.storage.records.list({ ...query, viewer: principal });
+  }
+
+  async cancel(id: string, principal: Principal): Promise<ProcessRecord> {
+    await this.get(id, principal);
+    // One the manager no longer holds has finished: it is returned as it is.
+    return (await this.manager.cancel(id, 'deleted')) ?? this.get(id, principal);
+  }
+
+  subscribe(subscription: Subscription, onEvent: (event: GatewayEvent) => void): () => void {
+    const wanted = wants(subscription);
+    const deliver = (e: GatewayEvent) => {
+      if (wanted(e)) onEvent(e);
+    };
+    // Replay and subscribe in one synchronous step: no event can fall between the two.
+    if (subscription.since !== undefined) for (const e of this.bus.since(subscription.since)) deliver(e);
+    return this.bus.subscribe(deliver);
+  }
+
+  async ready(): Promise<{ version?: string }> {
+    return this.readiness.assert();
+  }
+
+  shutdown(graceMs: number): Promise<void> {
+    this.stopped ??= (async () => {
+      await this.manager.shutdown(graceMs);
+      await this.provider.capabilities.lifecycle?.close();
+      await this.storage.close();
+    })();
+    return this.stopped;
+  }
+
+  models(): ModelInfo[] {
+    return this.provider.models();
+  }
+
+  resolveModel(requested: string): string | undefined {
+    return this.provider.resolveModel(requested);
+  }
+
+  stats(): GatewayStats {
+    return {
+      running: this.manager.activeCount,
+      queued: this.manager.queuedCount,
+      lastSeq: this.bus.lastSeq,
+      pool: this.provider.capabilities.lifecycle?.stats(),
+    };
+  }
+}

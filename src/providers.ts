@@ -1,0 +1,36 @@
+import { ClaudeCliProvider } from '../providers/claude-cli/index.js';
+import { resolveModel } from '../providers/claude-cli/models.js';
+import type { Provider } from '../providers/types.js';
+import type { Config } from './config.js';
+import type { Logger } from './core/logger.js';
+
+/** The provider the configuration describes: the Claude CLI (`env` is what its allow-list is taken from). */
+export function createProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger): Provider {
+  return new ClaudeCliProvider({
+    bin: config.claudeBin,
+    claudeConfigDir: config.claudeConfigDir,
+    envPassthrough: config.envPassthrough,
+    toolSandbox: config.toolSandbox,
+    killGraceMs: config.killGraceMs,
+    allowedTools: config.allowedTools,
+    tmpDir: config.tmpDir,
+    parentEnv: env,
+    onError: (err) => log.error({ err }, 'a warm Claude CLI process could not be started'),
+    pool: {
+      size: config.pool.size,
+      maxProcesses: config.pool.maxProcesses,
+      maxParked: config.pool.maxParked,
+      hotTtlMs: config.pool.hotTtlMs,
+      maxTurns: config.pool.maxTurns,
+      maxRssMb: config.pool.maxRssMb,
+      // The profile of a plain request (no system prompt, no tools) for the pool's model.
+      defaultProfile: {
+        model: resolveModel(config.pool.model) ?? config.pool.model,
+        toolPolicy: { tools: [], allowed: [], disallowed: [] },
+        cwd: config.workdir,
+        clientTools: [],
+        parallelToolCalls: true,
+      },
+    },
+  });
+}

@@ -1,0 +1,27 @@
+import type { Config } from '../../config.js';
+import type { Logger } from '../../core/logger.js';
+import type { Storage } from '../../core/ports.js';
+import { JsonlEventStream } from './event-log.js';
+import { JsonlFiles, jsonlPath } from './jsonl-file.js';
+import { JsonlProcessRecords } from './process-store.js';
+import { JsonlSessionLog } from './session-log.js';
+import { JsonlSessionDirectory } from './session-store.js';
+
+/**
+ * The gateway's storage as JSONL files in DATA_DIR and LOG_DIR (which must exist): each store read
+ * back and compacted now, then appended to line by line.
+ */
+export function openJsonlStorage(config: Config, log: Logger): Storage {
+  const files = new JsonlFiles({
+    onCorrupt: ({ file, skipped, copy }) =>
+      log.warn({ file, skipped, copy }, `skipped ${skipped} unreadable line(s) of ${file}; they are kept in ${copy}`),
+  });
+  const records = new JsonlProcessRecords(jsonlPath(config.dataDir, 'processes'), config.processRetention, files);
+  return {
+    records,
+    events: new JsonlEventStream(jsonlPath(config.dataDir, 'events'), config.eventRetention, (id) => records.peek(id)?.result ?? undefined, files),
+    sessions: new JsonlSessionDirectory(jsonlPath(config.dataDir, 'sessions'), files),
+    sessionLog: new JsonlSessionLog(config.logDir, files),
+    close: async () => files.closeAll(),
+  };
+}
