@@ -22,7 +22,7 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseWith(chatCompletionRequestSchema, request.body);
-    const job = toCompletionJob(body, { owner: request.principal, resolveModel: (name) => gateway.resolveModel(name) });
+    const job = toCompletionJob(body, { resolveModel: (name) => gateway.resolveModel(name) });
     // A background process outlives its request.
     const signal = body.background ? undefined : disconnected(reply);
     // Errors up to here (validation, the provider's refusals, CLI missing, 404 session, 429 queue full) are ordinary JSON

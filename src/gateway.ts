@@ -9,14 +9,14 @@ import { type ProcessHandle, ProcessManager } from './core/process-manager.js';
 import type { EventType, GatewayEvent, ProcessRecord } from './core/process-types.js';
 import { Readiness } from './core/readiness.js';
 import { recordEvents } from './core/recorders.js';
-import type { CompletionJob } from './core/run-types.js';
+import type { Job } from './core/run-types.js';
 import { prepareDirectories } from './stores/jsonl/data-dirs.js';
 import { openJsonlStorage } from './stores/jsonl/storage.js';
 
 export type { ProcessHandle };
 
 /** A completion as a front door asks for it; whose it is comes with the submission. */
-export type Job = Omit<CompletionJob, 'owner'>;
+export type { Job };
 
 export interface SubmitOptions {
   /** Who submits: the process is its key's, and it may continue only the sessions it can see. */

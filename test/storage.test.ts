@@ -408,7 +408,6 @@ describe('a log line that cannot be serialized', () => {
     let deep: unknown = 'leaf';
     for (let i = 0; i < 200_000; i++) deep = [deep];
     const job = toCompletionJob({ model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] } as never, {
-      owner: ANONYMOUS,
       resolveModel: (name) => app.gateway.resolveModel(name),
     });
     job.messages = [{ role: 'user', content: 'hi', deep }];

@@ -4,14 +4,17 @@ import type { GatewayError } from './errors.js';
 import type { Principal } from './ownership.js';
 
 /** A completion as a front door asks for it; the core picks its session and working directory. */
-export interface CompletionJob {
+export interface Job {
   /** The model name as the client asked for it. */
   model: string;
   /** The request's messages as the client sent them, for the session log. */
   messages: unknown[];
   /** What the provider is asked, the session intent included. */
   request: ChatRequest;
-  /** Who submits it: the process is its key's, and it may continue only the sessions it can see. */
+}
+
+/** A job with its submitter: the process is its key's, and it may continue only the sessions that key can see. */
+export interface CompletionJob extends Job {
   owner: Principal;
 }
 

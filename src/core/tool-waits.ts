@@ -17,9 +17,9 @@ export interface ToolWait {
 export interface ToolWaitsDeps {
   /** How long a run waits for its results before it is interrupted (TOOL_WAIT_TTL_MS). */
   ttlMs: number;
-  /** Publishes the wait (numbered at once); rejects when it could not be recorded. */
+  /** Publishes the wait (numbered in call order); rejects when it could not be recorded. */
   publish(event: NewEventOf<'PROCESS_REQUIRES_ACTION'>): Promise<unknown>;
-  /** Publishes the process's end (numbered at once): recorded as far as the disk allows; never rejects. */
+  /** Publishes the process's end (numbered in call order): recorded as far as the disk allows; never rejects. */
   complete(event: NewEventOf<'PROCESS_COMPLETE'>): Promise<unknown>;
   /** Interrupts the run waiting in the session, in the provider (its process stays for the session); never rejects. */
   interrupt(sessionId: string): Promise<void>;

@@ -1,7 +1,6 @@
 import { InvalidRequestError, NotFoundError } from '../core/errors.js';
 import type { ChatRequest, ContentPart, Message } from '../../providers/types.js';
-import type { Principal } from '../core/ownership.js';
-import type { CompletionJob } from '../core/run-types.js';
+import type { Job } from '../core/run-types.js';
 import { type ChatCompletionRequest, type ChatMessage, imageUrlPartSchema } from './schemas.js';
 
 /**
@@ -82,19 +81,17 @@ export function toChatRequest(body: ChatCompletionRequest, model: string): ChatR
   };
 }
 
-/** What the mapping reads of the gateway: who asks, and which model serves the request. */
+/** What the mapping reads of the gateway: which model serves the request. */
 export interface JobContext {
-  /** Whose job it is (the key that sent the request). */
-  owner: Principal;
   /** The provider's own model name, or undefined when it does not serve this one. */
   resolveModel(requested: string): string | undefined;
 }
 
 /** Maps a validated OpenAI request to the job the gateway runs. */
-export function toCompletionJob(body: ChatCompletionRequest, ctx: JobContext): CompletionJob {
+export function toCompletionJob(body: ChatCompletionRequest, ctx: JobContext): Job {
   const model = ctx.resolveModel(body.model);
   if (!model) {
     throw new NotFoundError(`the model '${body.model}' does not exist (see GET /v1/models)`, 'model', 'model_not_found');
   }
-  return { model: body.model, messages: body.messages, request: toChatRequest(body, model), owner: ctx.owner };
+  return { model: body.model, messages: body.messages, request: toChatRequest(body, model) };
 }

@@ -6,6 +6,7 @@ import { placeRequest, prepareRequest } from '../../providers/claude-cli/request
 import { StructuredOutputSchemas } from '../../providers/claude-cli/structured-output.js';
 import { toolSetup } from '../../providers/claude-cli/tool-policy.js';
 import { type ChatRequest, type Message, ProviderError } from '../../providers/types.js';
+import { thrown } from './thrown.js';
 
 const SESSION = '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f';
 const CAP = ['Bash', 'Read'];
@@ -33,14 +34,6 @@ const chat = (over: Partial<ChatRequest> = {}): ChatRequest => ({
   ...over,
 });
 
-const thrown = (f: () => unknown) => {
-  try {
-    f();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('did not throw');
-};
 /** An `invalid_request` ProviderError (a 400 on the wire) with these fields. */
 const refusal = (f: () => unknown, fields: { param?: string; code: string }) => {
   const err = thrown(f);

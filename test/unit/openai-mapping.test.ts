@@ -9,37 +9,28 @@ import { toCompletionJob } from '../../src/openai/request.js';
 import { fromChatCompletion, toChatCompletion } from '../../src/openai/response.js';
 import { chatCompletionRequestSchema } from '../../src/openai/schemas.js';
 import { ChunkStream } from '../../src/openai/stream.js';
-import { ANONYMOUS } from '../../src/core/ownership.js';
 import { processRecordSchema } from '../../src/core/process-types.js';
 import { readingLegacyResults } from '../../src/stores/jsonl/legacy.js';
 import type { RunEvent, RunIds, RunResult } from '../../src/core/run-types.js';
+import { thrown } from './thrown.js';
 
 const SESSION = '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f';
 
 /** The job of a body, with a provider that serves `sonnet` as `claude-sonnet`. */
 const job = (body: Record<string, unknown>) =>
   toCompletionJob(chatCompletionRequestSchema.parse({ model: 'sonnet', ...body }), {
-    owner: ANONYMOUS,
     resolveModel: (name) => (name === 'sonnet' ? 'claude-sonnet' : undefined),
   });
 /** The ChatRequest of a body, checked against its schema. */
 const chat = (body: Record<string, unknown>) => chatRequestSchema.parse(job(body).request);
 const user = (content: string) => ({ role: 'user', content });
 const text = (t: string) => [{ type: 'text', text: t }];
-const thrown = (f: () => unknown) => {
-  try {
-    f();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('did not throw');
-};
 
 describe('request → job', () => {
   it('maps a first turn: the provider model, every message, a new session, no tools, defaults for the rest', () => {
     const messages = [{ role: 'system', content: 'be brief' }, user('hi')];
     const j = job({ messages, max_turns: 3 });
-    expect(j).toEqual({ model: 'sonnet', messages, request: expect.anything(), owner: ANONYMOUS });
+    expect(j).toEqual({ model: 'sonnet', messages, request: expect.anything() });
     expect(chatRequestSchema.parse(j.request)).toEqual({
       model: 'claude-sonnet',
       messages: [
