@@ -93,7 +93,10 @@ export class ProcessPool {
       this.setState(entry, 'reserved');
       entry.lastUsed = Date.now();
     }
-    this.refill(key, profile);
+    // After the reserved process has its turn: spawning a CLI blocks the event loop for a few ms.
+    setImmediate(() => {
+      if (!this.closed) this.refill(key, profile);
+    });
     return entry?.proc.sessionId;
   }
 
