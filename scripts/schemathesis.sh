@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Optional: the real schemathesis (Python, from PyPI) against a gateway running the fake CLI: the
-# checks test/spec-fuzz.test.ts makes in TypeScript, by the tool they imitate. Needs python3 with
+# checks test/system/spec-fuzz.test.ts makes in TypeScript, by the tool they imitate. Needs python3 with
 # venv and a reachable PyPI; extra arguments go to `st run` (e.g. --max-examples 500).
 #
 #   scripts/schemathesis.sh                 # a venv in .venv-schemathesis, the gateway on port 8797
@@ -41,7 +41,7 @@ done
 #   a GET after it is a 200 by design.
 # - positive_data_acceptance: a chat completion body can be valid for the schema and still be a 400
 #   for rules a schema cannot say (the messages must end with a user message or tool results, a
-#   tool_choice must name one of the tools, ...). test/spec-fuzz.test.ts keeps the part that can be
+#   tool_choice must name one of the tools, ...). test/system/spec-fuzz.test.ts keeps the part that can be
 #   checked: a body the document allows is never refused by the server's own schema.
 "$venv/bin/st" run openapi.yaml --url "http://127.0.0.1:$port" \
   --exclude-checks use_after_free,positive_data_acceptance "$@"

@@ -20,11 +20,11 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toCompletionJob } from '../src/openai/request.js';
-import { ANONYMOUS } from '../src/core/ownership.js';
-import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, waitForWarmPool } from './support/gateway.js';
-import { completion, fetchJson, waitFor, waitForStatus } from './support/process-helpers.js';
-import { type SpawnedGateway, runGatewayToExit, spawnGateway } from './support/spawn-gateway.js';
+import { toCompletionJob } from '../../src/openai/request.js';
+import { ANONYMOUS } from '../../src/core/ownership.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, waitForWarmPool } from '../support/gateway.js';
+import { completion, fetchJson, waitFor, waitForStatus } from '../support/process-helpers.js';
+import { type SpawnedGateway, runGatewayToExit, spawnGateway } from '../support/spawn-gateway.js';
 
 let spawned: SpawnedGateway | undefined;
 let gw: TestGateway | undefined;

@@ -5,9 +5,9 @@
 // Real CLI against the mock upstream.
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway } from './support/gateway.js';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
-import { fetchJson, openEvents, processesMatching, waitFor, waitForStatus } from './support/process-helpers.js';
+import { type TestGateway, startGateway } from '../support/gateway.js';
+import { type MockUpstream, startMockAnthropic } from '../support/mock-anthropic.js';
+import { fetchJson, openEvents, processesMatching, waitFor, waitForStatus } from '../support/process-helpers.js';
 
 type Msg = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type Call = OpenAI.Chat.Completions.ChatCompletionMessageFunctionToolCall;

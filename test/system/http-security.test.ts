@@ -6,11 +6,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { completion, fetchJson, openEvents, sleep } from './support/process-helpers.js';
-import { type RawResponse, parseResponse, portOf, rawRequest, upgradeHeaders } from './support/raw-http.js';
-import { spawnGateway } from './support/spawn-gateway.js';
+import { loadConfig } from '../../src/config.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from '../support/gateway.js';
+import { completion, fetchJson, openEvents, sleep } from '../support/process-helpers.js';
+import { type RawResponse, parseResponse, portOf, rawRequest, upgradeHeaders } from '../support/raw-http.js';
+import { spawnGateway } from '../support/spawn-gateway.js';
 
 const KEY = 'key-one';
 const bearer = { authorization: `Bearer ${KEY}` };

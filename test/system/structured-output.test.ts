@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultClaudeBin } from '../src/config.js';
-import { type TestGateway, startGateway, tempDir, useMockGateway } from './support/gateway.js';
-import type { RecordedRequest } from './support/mock-anthropic.js';
-import { completion, fetchJson, processesMatching, sleep } from './support/process-helpers.js';
+import { defaultClaudeBin } from '../../src/config.js';
+import { type TestGateway, startGateway, tempDir, useMockGateway } from '../support/gateway.js';
+import type { RecordedRequest } from '../support/mock-anthropic.js';
+import { completion, fetchJson, processesMatching, sleep } from '../support/process-helpers.js';
 
 const ctx = useMockGateway();
 

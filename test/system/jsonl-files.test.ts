@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { StartupError, StorageError, storageError } from '../src/core/errors.js';
-import { EventBus } from '../src/core/event-bus.js';
-import type { NewEvent } from '../src/core/process-types.js';
-import { type CorruptReport, JsonlFiles, type WriteFn } from '../src/stores/jsonl/jsonl-file.js';
+import { StartupError, StorageError, storageError } from '../../src/core/errors.js';
+import { EventBus } from '../../src/core/event-bus.js';
+import type { NewEvent } from '../../src/core/process-types.js';
+import { type CorruptReport, JsonlFiles, type WriteFn } from '../../src/stores/jsonl/jsonl-file.js';
 
 const dirs: string[] = [];
 afterEach(() => {

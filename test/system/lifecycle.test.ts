@@ -2,11 +2,11 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Provider } from '../providers/types.js';
-import { CLOSE_TOO_SLOW } from '../routes/events.js';
-import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { completion, fetchJson, openEvents, waitFor, waitForStatus, wsUrl } from './support/process-helpers.js';
-import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
+import type { Provider } from '../../providers/types.js';
+import { CLOSE_TOO_SLOW } from '../../routes/events.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from '../support/gateway.js';
+import { completion, fetchJson, openEvents, waitFor, waitForStatus, wsUrl } from '../support/process-helpers.js';
+import { type SpawnedGateway, spawnGateway } from '../support/spawn-gateway.js';
 
 let spawned: SpawnedGateway | undefined;
 let gw: TestGateway | undefined;

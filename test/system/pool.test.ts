@@ -1,11 +1,11 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
-import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, waitForWarmPool } from './support/gateway.js';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
-import { fetchJson, isAlive, processesMatching, readPidFile, sleep, waitFor } from './support/process-helpers.js';
-import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
+import type { ClaudeCliProvider } from '../../providers/claude-cli/index.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, waitForWarmPool } from '../support/gateway.js';
+import { type MockUpstream, startMockAnthropic } from '../support/mock-anthropic.js';
+import { fetchJson, isAlive, processesMatching, readPidFile, sleep, waitFor } from '../support/process-helpers.js';
+import { type SpawnedGateway, spawnGateway } from '../support/spawn-gateway.js';
 
 const ask = async (gw: TestGateway, content: string, extra: Record<string, unknown> = {}) => {
   const r = await fetchJson(`${gw.url}/v1/chat/completions`, { body: { model: 'sonnet', messages: [{ role: 'user', content }], ...extra } });

@@ -1,8 +1,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAKE_CLAUDE, tempDir, startGateway } from './support/gateway.js';
-import { type SpawnedGateway, spawnGateway } from './support/spawn-gateway.js';
+import { FAKE_CLAUDE, tempDir, startGateway } from '../support/gateway.js';
+import { type SpawnedGateway, spawnGateway } from '../support/spawn-gateway.js';
 
 let running: SpawnedGateway | undefined;
 const dirs: string[] = [];

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH } from '../src/http/json-nesting.js';
-import { type TestGateway, startGateway } from './support/gateway.js';
+import { MAX_JSON_DEPTH } from '../../src/http/json-nesting.js';
+import { type TestGateway, startGateway } from '../support/gateway.js';
 
 /**
  * JSON nested far deeper than any real request (10,000 levels) is refused at the edge with a 400

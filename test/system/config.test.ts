@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { derivedKeyId } from '../src/core/keys.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { derivedKeyId } from '../../src/core/keys.js';
 
 const run = promisify(execFile);
 
@@ -76,8 +76,8 @@ describe('configuration from the environment', () => {
   });
 
   it('makes the gateway exit non-zero with one line naming the variable', async () => {
-    const main = path.resolve(import.meta.dirname, '../src/main.ts');
-    const tsx = path.resolve(import.meta.dirname, '../node_modules/.bin/tsx');
+    const main = path.resolve(import.meta.dirname, '../../src/main.ts');
+    const tsx = path.resolve(import.meta.dirname, '../../node_modules/.bin/tsx');
     const err = await run(tsx, [main], { env: { PATH: process.env.PATH, MAX_CONCURRENCY: 'many' } }).catch((e) => e);
     expect(err.code).not.toBe(0);
     expect(err.stderr.trim().split('\n')).toHaveLength(1);

@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
-import { type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
-import { fetchJson, openEvents, waitFor } from './support/process-helpers.js';
+import { type TestGateway, startGateway, tempDir } from '../support/gateway.js';
+import { type MockUpstream, startMockAnthropic } from '../support/mock-anthropic.js';
+import { fetchJson, openEvents, waitFor } from '../support/process-helpers.js';
 
 type Msg = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type Call = OpenAI.Chat.Completions.ChatCompletionMessageFunctionToolCall;

@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway, useMockGateway } from './support/gateway.js';
+import { type TestGateway, startGateway, useMockGateway } from '../support/gateway.js';
 
 const NO_RETRY = { 'x-should-retry': 'false' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

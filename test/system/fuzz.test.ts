@@ -2,8 +2,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
-import { type TestGateway, startGateway } from './support/gateway.js';
+import type { ClaudeCliProvider } from '../../providers/claude-cli/index.js';
+import { type TestGateway, startGateway } from '../support/gateway.js';
 
 /**
  * Property-based fuzzing of every route with malformed, oversized, wrongly typed and hostile input:

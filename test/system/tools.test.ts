@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
-import { RUN_SANDBOX_TESTS, type TestGateway, startGateway } from './support/gateway.js';
+import { type MockUpstream, startMockAnthropic } from '../support/mock-anthropic.js';
+import { RUN_SANDBOX_TESTS, type TestGateway, startGateway } from '../support/gateway.js';
 
 const KEY = 'gw-secret-key-7f3a';
 const UPSTREAM_KEY = 'sk-ant-upstream-credential-51c9';

@@ -10,18 +10,18 @@ import type { OpenAPIBackend } from 'openapi-backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse } from 'yaml';
-import { CLAUDE_CODE_TOOLS, FUNCTION_NAME } from '../providers/claude-cli/tool-policy.js';
-import { TOOL_RULE, chatCompletionChunkSchema, chatCompletionRequestSchema, chatCompletionSchema } from '../src/openai/schemas.js';
+import { CLAUDE_CODE_TOOLS, FUNCTION_NAME } from '../../providers/claude-cli/tool-policy.js';
+import { TOOL_RULE, chatCompletionChunkSchema, chatCompletionRequestSchema, chatCompletionSchema } from '../../src/openai/schemas.js';
 import {
   eventTypeSchema,
   gatewayEventSchema,
   processRecordSchema,
   processStatusSchema,
   requiredActionSchema,
-} from '../src/core/process-types.js';
-import { type TestGateway, startGateway } from './support/gateway.js';
-import { type Answer, type Contract, type Json, doc, openContract, specText, sseData } from './support/openapi-contract.js';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
+} from '../../src/core/process-types.js';
+import { type TestGateway, startGateway } from '../support/gateway.js';
+import { type Answer, type Contract, type Json, doc, openContract, specText, sseData } from '../support/openapi-contract.js';
+import { type MockUpstream, startMockAnthropic } from '../support/mock-anthropic.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
 

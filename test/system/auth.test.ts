@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway } from './support/gateway.js';
+import { type TestGateway, startGateway } from '../support/gateway.js';
 
 let gw: TestGateway;
 beforeAll(async () => {

@@ -4,9 +4,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClaudeCliProvider } from '../providers/claude-cli/index.js';
-import { type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { completion, fetchJson, isAlive, killQuietly, processesMatching, readPidFile, waitFor, waitForStatus } from './support/process-helpers.js';
+import type { ClaudeCliProvider } from '../../providers/claude-cli/index.js';
+import { type TestGateway, startGateway, tempDir } from '../support/gateway.js';
+import { completion, fetchJson, isAlive, killQuietly, processesMatching, readPidFile, waitFor, waitForStatus } from '../support/process-helpers.js';
 
 const post = (gw: TestGateway, body: unknown) => fetchJson(`${gw.url}/v1/chat/completions`, { body });
 

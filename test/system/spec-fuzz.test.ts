@@ -18,9 +18,9 @@
 import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway } from './support/gateway.js';
-import { type Answer, type Contract, type Json, openContract } from './support/openapi-contract.js';
-import { type Schema, invalidValue, validValue } from './support/schema-arbitrary.js';
+import { type TestGateway, startGateway } from '../support/gateway.js';
+import { type Answer, type Contract, type Json, openContract } from '../support/openapi-contract.js';
+import { type Schema, invalidValue, validValue } from '../support/schema-arbitrary.js';
 
 const RUNS = Number(process.env.SPEC_FUZZ_RUNS ?? 25);
 const TIMEOUT = Math.max(60_000, RUNS * 2_000);

@@ -1,8 +1,8 @@
 // Streaming with the real Claude CLI against the mock upstream, through the official OpenAI SDK.
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway, useMockGateway, waitForWarmPool } from './support/gateway.js';
-import { fetchJson, processesMatching, waitFor, waitForStatus } from './support/process-helpers.js';
+import { type TestGateway, startGateway, useMockGateway, waitForWarmPool } from '../support/gateway.js';
+import { fetchJson, processesMatching, waitFor, waitForStatus } from '../support/process-helpers.js';
 
 const ctx = useMockGateway();
 

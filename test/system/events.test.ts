@@ -1,8 +1,8 @@
 // WebSocket /v1/events with a real `ws` client: lifecycle events, filters, `since` replays, and
 // what is refused before the upgrade (bad query, missing key).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway } from './support/gateway.js';
-import { completion, fetchJson, openEvents, sleep, type EventSocket, waitForStatus } from './support/process-helpers.js';
+import { type TestGateway, startGateway } from '../support/gateway.js';
+import { completion, fetchJson, openEvents, sleep, type EventSocket, waitForStatus } from '../support/process-helpers.js';
 
 describe('events (fake CLI)', () => {
   let gw: TestGateway;

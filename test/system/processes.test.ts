@@ -4,9 +4,9 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, useMockGateway } from './support/gateway.js';
-import { spawnGateway } from './support/spawn-gateway.js';
-import { completion, fetchJson, isAlive, killQuietly, openEvents, processesMatching, readPidFile, waitFor, waitForStatus } from './support/process-helpers.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir, useMockGateway } from '../support/gateway.js';
+import { spawnGateway } from '../support/spawn-gateway.js';
+import { completion, fetchJson, isAlive, killQuietly, openEvents, processesMatching, readPidFile, waitFor, waitForStatus } from '../support/process-helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

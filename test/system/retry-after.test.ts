@@ -1,8 +1,8 @@
 // Every 429 and 503 the gateway answers carries Retry-After (clients such as LangChain JS do not retry
 // a 429 without one): from the upstream's own hint when the CLI shows it, else an estimate.
 import { describe, expect, it } from 'vitest';
-import { type TestGateway, startGateway, useMockGateway, waitForWarmPool } from './support/gateway.js';
-import { completion, fetchJson } from './support/process-helpers.js';
+import { type TestGateway, startGateway, useMockGateway, waitForWarmPool } from '../support/gateway.js';
+import { completion, fetchJson } from '../support/process-helpers.js';
 
 const NO_RETRY = { 'x-should-retry': 'false' };
 

@@ -6,11 +6,11 @@ import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { derivedKeyId } from '../src/core/keys.js';
-import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from './support/gateway.js';
-import { type MockUpstream, startMockAnthropic } from './support/mock-anthropic.js';
-import { type EventSocket, completion, fetchJson, openEvents, waitFor, waitForStatus } from './support/process-helpers.js';
-import { spawnGateway } from './support/spawn-gateway.js';
+import { derivedKeyId } from '../../src/core/keys.js';
+import { FAKE_CLAUDE, type TestGateway, startGateway, tempDir } from '../support/gateway.js';
+import { type MockUpstream, startMockAnthropic } from '../support/mock-anthropic.js';
+import { type EventSocket, completion, fetchJson, openEvents, waitFor, waitForStatus } from '../support/process-helpers.js';
+import { spawnGateway } from '../support/spawn-gateway.js';
 
 const ALICE = 'ka-secret';
 const BOB = 'kb-secret';
