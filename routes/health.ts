@@ -6,11 +6,11 @@ const health: FastifyPluginAsync = async (app) => {
   /** Liveness: the event loop answers. */
   app.get('/health', { config: { public: true } }, async () => ({ status: 'ok' }));
 
-  /** Readiness: the CLI is installed and answers `--version`. */
+  /** Readiness: every provider is usable (the CLI is installed and answers `--version`). */
   app.get('/ready', { config: { public: true } }, async () => {
-    const h = await gateway.ready();
+    const versions = await gateway.ready();
     const { running, queued, pool } = gateway.stats();
-    return { status: 'ready', claude_version: h.version, running, queued, pool };
+    return { status: 'ready', claude_version: versions['claude-cli']?.version, running, queued, pool };
   });
 };
 

@@ -1,4 +1,5 @@
-import type { ModelInfo, Provider } from '../providers/types.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { ModelInfo } from '../providers/types.js';
 import type { Config } from './config.js';
 import { NotFoundError } from './core/errors.js';
 import { EventBus } from './core/event-bus.js';
@@ -44,7 +45,7 @@ export interface GatewayStats {
   queued: number;
   /** The seq of the newest event. */
   lastSeq: number;
-  /** What the provider keeps running (its pool), when it counts any. */
+  /** What the providers keep running (their pools), when any counts: each count summed over them. */
   pool?: Record<string, number>;
 }
 
@@ -70,26 +71,31 @@ export interface Gateway {
    * nothing twice; the same event is the same object for every subscriber. Returns the unsubscribe.
    */
   subscribe(subscription: Subscription, onEvent: (event: GatewayEvent) => void): () => void;
-  /** Resolves when the provider is usable (with the version it reports), else rejects with the 503. */
-  ready(): Promise<{ version?: string }>;
+  /**
+   * Resolves when every provider is usable, with the version each reports, by provider name; else
+   * rejects with the 503 of the first unusable one.
+   */
+  ready(): Promise<Record<string, { version?: string }>>;
   /** Stops taking work, lets what runs finish within `graceMs`, cancels the rest, lets go of everything. */
   shutdown(graceMs: number): Promise<void>;
+  /** Every provider's models. */
   models(): ModelInfo[];
-  /** The provider's own name of a model, or undefined when none serves it. */
+  /** The serving provider's own name of a model, or undefined when none serves it. */
   resolveModel(requested: string): string | undefined;
   stats(): GatewayStats;
 }
 
 export interface GatewayDeps {
   log: Logger;
-  provider: Provider;
+  /** The providers, and which one serves a model name. */
+  registry: ProviderRegistry;
 }
 
 /**
  * Opens the gateway: its directories and storage (the previous run's records recovered), the
- * process manager over them, the provider started. A start that fails holds nothing open.
+ * process manager over them, the providers started. A start that fails holds nothing open.
  */
-export async function createGateway(config: Config, { log, provider }: GatewayDeps): Promise<Gateway> {
+export async function createGateway(config: Config, { log, registry }: GatewayDeps): Promise<Gateway> {
   prepareDirectories(config, (message) => log.warn(message));
   const storage = openJsonlStorage(config, log);
   try {
@@ -98,11 +104,11 @@ export async function createGateway(config: Config, { log, provider }: GatewayDe
       log.error({ err }, 'an event could not be recorded or delivered'),
     );
     recordEvents(bus, storage);
-    const readiness = new Readiness(() => provider.check());
-    const manager = new ProcessManager({ provider, bus, sessions: storage.sessions, readiness, config, log });
+    const readiness = new Readiness();
+    const manager = new ProcessManager({ registry, bus, sessions: storage.sessions, readiness, config, log });
     await manager.recover(await storage.records.unfinished());
-    provider.capabilities.lifecycle?.start();
-    return new CoreGateway(provider, storage, bus, manager, readiness);
+    for (const provider of registry.providers) provider.capabilities.lifecycle?.start();
+    return new CoreGateway(registry, storage, bus, manager, readiness);
   } catch (err) {
     await storage.close();
     throw err;
@@ -124,7 +130,7 @@ class CoreGateway implements Gateway {
   private stopped: Promise<void> | undefined;
 
   constructor(
-    private readonly provider: Provider,
+    private readonly registry: ProviderRegistry,
     private readonly storage: Storage,
     private readonly bus: EventBus,
     private readonly manager: ProcessManager,
@@ -168,25 +174,33 @@ class CoreGateway implements Gateway {
     return this.bus.subscribe(deliver);
   }
 
-  async ready(): Promise<{ version?: string }> {
-    return this.readiness.assert();
+  async ready(): Promise<Record<string, { version?: string }>> {
+    const providers = this.registry.providers;
+    // All checked at once; the first unusable one, in registration order, is the answer.
+    const checks = await Promise.allSettled(providers.map((p) => this.readiness.assert(p)));
+    const versions: Record<string, { version?: string }> = {};
+    for (const [i, check] of checks.entries()) {
+      if (check.status === 'rejected') throw check.reason;
+      versions[providers[i]!.name] = { version: check.value.version };
+    }
+    return versions;
   }
 
   shutdown(graceMs: number): Promise<void> {
     this.stopped ??= (async () => {
       await this.manager.shutdown(graceMs);
-      await this.provider.capabilities.lifecycle?.close();
+      await Promise.all(this.registry.providers.map((p) => p.capabilities.lifecycle?.close()));
       await this.storage.close();
     })();
     return this.stopped;
   }
 
   models(): ModelInfo[] {
-    return this.provider.models();
+    return this.registry.models();
   }
 
   resolveModel(requested: string): string | undefined {
-    return this.provider.resolveModel(requested);
+    return this.registry.resolve(requested)?.model;
   }
 
   stats(): GatewayStats {
@@ -194,7 +208,18 @@ class CoreGateway implements Gateway {
       running: this.manager.activeCount,
       queued: this.manager.queuedCount,
       lastSeq: this.bus.lastSeq,
-      pool: this.provider.capabilities.lifecycle?.stats(),
+      pool: summed(this.registry.providers.map((p) => p.capabilities.lifecycle?.stats())),
     };
   }
+}
+
+/** The counts added up by name; undefined when there are none. */
+function summed(counts: (Record<string, number> | undefined)[]): Record<string, number> | undefined {
+  let sum: Record<string, number> | undefined;
+  for (const c of counts) {
+    if (!c) continue;
+    sum ??= {};
+    for (const [name, n] of Object.entries(c)) sum[name] = (sum[name] ?? 0) + n;
+  }
+  return sum;
 }

@@ -1,3 +1,4 @@
+import { ProviderRegistry } from '../providers/registry.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './http/logger.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const gateway = await createGateway(config, { log, provider: createProvider(config, process.env, log) });
+  const gateway = await createGateway(config, { log, registry: new ProviderRegistry([createProvider(config, process.env, log)]) });
   const app = await buildApp(config, gateway, { log });
   if (!app.keyRing.enabled && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     app.log.warn(

@@ -87,6 +87,11 @@ export class NotFoundError extends GatewayError {
   }
 }
 
+/** A requested model no provider serves. */
+export function modelNotFound(model: string): NotFoundError {
+  return new NotFoundError(`the model '${model}' does not exist (see GET /v1/models)`, 'model', 'model_not_found');
+}
+
 /** The path exists, but not for this method; `Allow` lists the methods it has. */
 export class MethodNotAllowedError extends GatewayError {
   constructor(method: string, path: string, allowed: readonly string[]) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ProviderRegistry } from '../../providers/registry.js';
 import { type ChatRequest, type Provider, ProviderError, type ProviderEvent, type RunSession } from '../../providers/types.js';
 import type { Config } from '../config.js';
 import {
@@ -10,6 +11,7 @@ import {
   QueueFullError,
   ServiceUnavailableError,
   knownError,
+  modelNotFound,
 } from './errors.js';
 import type { EventBus, PublishOptions } from './event-bus.js';
 import type { Logger } from './logger.js';
@@ -40,8 +42,8 @@ export interface ProcessHandle {
   cancel(reason: CancelReason): void;
 }
 
-/** A job as the provider runs it: prepared by the provider, placed in its session. */
-type PlacedRequest = RunSession & { prepared: unknown };
+/** A job as its provider runs it: the provider its model resolved to, prepared by it, placed in its session. */
+type PlacedRequest = RunSession & { provider: Provider; prepared: unknown };
 
 /** A process's record as the manager last published it: what it reports, never read back from the store. */
 interface Published {
@@ -66,7 +68,8 @@ interface Run {
 }
 
 export interface ProcessManagerDeps {
-  provider: Provider;
+  /** The providers, and which one serves a job's model. */
+  registry: ProviderRegistry;
   bus: EventBus;
   sessions: SessionDirectory;
   readiness: Readiness;
@@ -97,23 +100,28 @@ export class ProcessManager {
   private avgRunMs = 5_000;
 
   constructor(private readonly deps: ProcessManagerDeps) {
-    const waitingRuns = deps.provider.capabilities.waitingRuns;
+    const waitingRuns = deps.registry.providers.flatMap((p) => p.capabilities.waitingRuns ?? []);
     this.waits = new ToolWaits({
       ttlMs: deps.config.toolWaitTtlMs,
       publish: (event) => this.publish(event),
       complete: async (event) => {
         await this.complete(deps.log, event);
       },
+      // Session ids are unique: only the provider whose run waits in the session has anything to interrupt.
       interrupt: async (sessionId) => {
-        try {
-          await waitingRuns?.cancelWaitingRun(sessionId);
-        } catch (err) {
-          deps.log.error({ err, session_id: sessionId }, 'a run waiting for tool results could not be interrupted');
-        }
+        await Promise.all(
+          waitingRuns.map(async (w) => {
+            try {
+              await w.cancelWaitingRun(sessionId);
+            } catch (err) {
+              deps.log.error({ err, session_id: sessionId }, 'a run waiting for tool results could not be interrupted');
+            }
+          }),
+        );
       },
     });
     // A waiting run whose process is gone fails now, not when its TTL runs out.
-    waitingRuns?.onWaitingRunLost((sessionId, why) => this.waits.lost(sessionId, why));
+    for (const w of waitingRuns) w.onWaitingRunLost((sessionId, why) => this.waits.lost(sessionId, why));
   }
 
   /** True once shutdown began: new work is refused. */
@@ -130,16 +138,21 @@ export class ProcessManager {
   }
 
   /**
-   * Runs a job: routes its tool results to the run that waits for them, has the provider check and
-   * prepare it (its 400s come first), checks that the provider is usable, places the job in its
-   * session (a new one on a reserved warm process, when one is ready) and queues it. Whatever fails
-   * after the reservation gives it back: a refused job never holds a warm process.
+   * Runs a job: resolves its model to the provider that serves it (once: the job runs there),
+   * routes its tool results to the run that waits for them, has the provider check and prepare it
+   * (its 400s come first), checks that the provider is usable, places the job in its session (a new
+   * one on a reserved warm process, when one is ready) and queues it. Whatever fails after the
+   * reservation gives it back: a refused job never holds a warm process.
    */
   async submit(job: CompletionJob): Promise<ProcessHandle> {
-    const { request: chat, answersWaitingRun } = routeToolResults(job.request, (ids) => this.waitingSession(ids, job.owner));
-    const prepared = this.deps.provider.prepare(chat);
-    await this.deps.readiness.assert();
-    const request = await this.place(chat, prepared, answersWaitingRun);
+    const target = this.deps.registry.resolve(job.model);
+    if (!target) throw modelNotFound(job.model);
+    const { provider } = target;
+    const routed = routeToolResults(job.request, (ids) => this.waitingSession(ids, job.owner));
+    const chat = { ...routed.request, model: target.model };
+    const prepared = provider.prepare(chat);
+    await this.deps.readiness.assert(provider);
+    const request = await this.place(provider, chat, prepared, routed.answersWaitingRun);
     try {
       return await this.enqueue(job, request);
     } catch (err) {
@@ -149,20 +162,20 @@ export class ProcessManager {
   }
 
   /** A prepared request in the session it continues (a fork starts from it), or in a new one. */
-  private async place(chat: ChatRequest, prepared: unknown, answersWaitingRun: boolean): Promise<PlacedRequest> {
-    const { sessions, config, provider } = this.deps;
+  private async place(provider: Provider, chat: ChatRequest, prepared: unknown, answersWaitingRun: boolean): Promise<PlacedRequest> {
+    const { sessions, config } = this.deps;
     if (chat.session.kind !== 'new') {
       const sessionId = chat.session.sessionId;
       const cwd = (await sessions.get(sessionId))?.cwd || config.workdir;
-      return { prepared, sessionId, resume: true, cwd, answersWaitingRun };
+      return { provider, prepared, sessionId, resume: true, cwd, answersWaitingRun };
     }
     const reserved = provider.capabilities.sessionReservation?.reserveSession(prepared, config.workdir);
-    return { prepared, sessionId: reserved ?? randomUUID(), resume: false, cwd: config.workdir, answersWaitingRun };
+    return { provider, prepared, sessionId: reserved ?? randomUUID(), resume: false, cwd: config.workdir, answersWaitingRun };
   }
 
   /** A new session's reserved process goes back to the provider when its job never runs. */
   private releaseReservation(request: PlacedRequest): void {
-    if (!request.resume) this.deps.provider.capabilities.sessionReservation?.releaseSession(request.sessionId);
+    if (!request.resume) request.provider.capabilities.sessionReservation?.releaseSession(request.sessionId);
   }
 
   /** The session whose run waits for these client calls, if one does and `owner` may answer it. */
@@ -173,7 +186,7 @@ export class ProcessManager {
   private async enqueue(job: CompletionJob, request: PlacedRequest): Promise<ProcessHandle> {
     if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
     const sid = request.sessionId;
-    if (request.resume && !(await this.resumable(sid, job.owner))) {
+    if (request.resume && !(await this.resumable(sid, job.owner, request.provider))) {
       throw new NotFoundError(`session ${sid} does not exist`, 'session_id', 'session_not_found');
     }
     // One admission at a time: the queue's checks and the queueing stay one step however late the stores answer.
@@ -241,11 +254,11 @@ export class ProcessManager {
     };
   }
 
-  /** Another key's session is as unknown as one that does not exist; one only the CLI knows has no owner. */
-  private async resumable(sid: string, owner: Principal): Promise<boolean> {
+  /** Another key's session is as unknown as one that does not exist; one only the provider knows has no owner. */
+  private async resumable(sid: string, owner: Principal, provider: Provider): Promise<boolean> {
     const session = await this.deps.sessions.get(sid);
     if (session) return visibleTo(owner, session.key_id);
-    return visibleTo(owner, null) && this.deps.provider.hasSession(sid);
+    return visibleTo(owner, null) && provider.hasSession(sid);
   }
 
   /**
@@ -340,7 +353,7 @@ export class ProcessManager {
   }
 
   private async execute(run: Run): Promise<void> {
-    const { provider, config } = this.deps;
+    const { config } = this.deps;
     const started = Date.now();
     const deadline = setTimeout(
       () => run.controller.abort(new DeadlineError(config.requestTimeoutMs)),
@@ -349,7 +362,7 @@ export class ProcessManager {
     try {
       // A run the session abandoned stops before this turn starts (one process, one run at a time).
       await this.waits.interrupted(run.request.sessionId);
-      const { prepared, ...session } = run.request;
+      const { provider, prepared, ...session } = run.request;
       for await (const ev of provider.run(prepared, session, run.controller.signal)) {
         await this.onEvent(run, ev);
       }

@@ -1,4 +1,4 @@
-import { InvalidRequestError, NotFoundError } from '../core/errors.js';
+import { InvalidRequestError, modelNotFound } from '../core/errors.js';
 import type { ChatRequest, ContentPart, Message } from '../../providers/types.js';
 import type { Job } from '../core/run-types.js';
 import { type ChatCompletionRequest, type ChatMessage, imageUrlPartSchema } from './schemas.js';
@@ -90,8 +90,6 @@ export interface JobContext {
 /** Maps a validated OpenAI request to the job the gateway runs. */
 export function toCompletionJob(body: ChatCompletionRequest, ctx: JobContext): Job {
   const model = ctx.resolveModel(body.model);
-  if (!model) {
-    throw new NotFoundError(`the model '${body.model}' does not exist (see GET /v1/models)`, 'model', 'model_not_found');
-  }
+  if (!model) throw modelNotFound(body.model);
   return { model: body.model, messages: body.messages, request: toChatRequest(body, model) };
 }

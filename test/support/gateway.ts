@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
 import { afterAll, beforeAll } from 'vitest';
+import { ProviderRegistry } from '../../providers/registry.js';
 import type { Provider } from '../../providers/types.js';
 import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/http/logger.js';
@@ -85,7 +86,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
     ...opts.parentEnv,
   };
   const provider = opts.provider ?? createProvider(config, parentEnv, log);
-  const gateway = await createGateway(config, { log, provider });
+  const gateway = await createGateway(config, { log, registry: new ProviderRegistry([provider]) });
   const app = await buildApp(config, gateway, { log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ProviderRegistry } from '../../providers/registry.js';
 import type { ChatRequest, Provider, ProviderCapabilities, ProviderEvent, RunSession } from '../../providers/types.js';
 import { loadConfig } from '../../src/config.js';
 import { EventBus } from '../../src/core/event-bus.js';
@@ -107,10 +108,10 @@ function gateway(env: Record<string, string> = {}) {
   recordEvents(bus, storage);
   const provider = new HeldProvider();
   const manager = new ProcessManager({
-    provider,
+    registry: new ProviderRegistry([provider]),
     bus,
     sessions: storage.sessions,
-    readiness: new Readiness(() => provider.check()),
+    readiness: new Readiness(),
     config,
     log,
   });
