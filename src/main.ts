@@ -4,7 +4,7 @@ import { createLogger } from './http/logger.js';
 import { ConfigError, loadConfig } from './config.js';
 import { StartupError } from './core/errors.js';
 import { createGateway } from './gateway.js';
-import { createProvider } from './providers.js';
+import { createProviders } from './providers.js';
 
 async function main(): Promise<void> {
   let config;
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const gateway = await createGateway(config, { log, registry: new ProviderRegistry([createProvider(config, process.env, log)]) });
+  const gateway = await createGateway(config, { log, registry: new ProviderRegistry(createProviders(config, process.env, log)) });
   const app = await buildApp(config, gateway, { log });
   if (!app.keyRing.enabled && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     app.log.warn(

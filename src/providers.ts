@@ -1,11 +1,21 @@
+import { AnthropicProvider } from '../providers/anthropic/index.js';
+import { anthropicSettings } from '../providers/anthropic/env.js';
 import { ClaudeCliProvider } from '../providers/claude-cli/index.js';
 import { resolveModel } from '../providers/claude-cli/models.js';
 import type { Provider } from '../providers/types.js';
 import type { Config } from './config.js';
 import type { Logger } from './core/logger.js';
 
-/** The provider the configuration describes: the Claude CLI (`env` is what its allow-list is taken from). */
-export function createProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger): Provider {
+/**
+ * The providers the configuration and `env` describe, in registry order: the Claude CLI (`env` is
+ * what its allow-list is taken from), then the Anthropic API when `env` has a credential for it.
+ */
+export function createProviders(config: Config, env: NodeJS.ProcessEnv, log: Logger): Provider[] {
+  const anthropic = anthropicSettings(env);
+  return [createCliProvider(config, env, log), ...(anthropic ? [new AnthropicProvider(anthropic)] : [])];
+}
+
+function createCliProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger): Provider {
   return new ClaudeCliProvider({
     bin: config.claudeBin,
     claudeConfigDir: config.claudeConfigDir,

@@ -438,8 +438,9 @@ export class ProcessManager {
     if (run.finished) return;
     const error = outcome instanceof GatewayError ? outcome : undefined;
     const result = outcome instanceof GatewayError ? undefined : outcome;
-    // The provider stopped at client calls: the process waits for their results.
-    if (result?.finishReason === 'tool_calls' && result.toolCalls?.length) {
+    // The provider stopped at client calls: the process waits for their results, in a provider that
+    // keeps waiting runs; a stateless one has simply answered (the client's next request brings them).
+    if (result?.finishReason === 'tool_calls' && result.toolCalls?.length && run.request.provider.capabilities.waitingRuns) {
       this.requireAction(run, result);
       return;
     }

@@ -11,7 +11,7 @@ import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/http/logger.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createGateway } from '../../src/gateway.js';
-import { createProvider } from '../../src/providers.js';
+import { createProviders } from '../../src/providers.js';
 import { type MockUpstream, startMockAnthropic } from './mock-anthropic.js';
 
 export const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake-claude.mjs');
@@ -19,7 +19,7 @@ export const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)
 export interface TestGateway {
   app: FastifyInstance;
   config: Config;
-  /** The provider behind the gateway (the CLI's, unless the test gave its own). */
+  /** The first provider behind the gateway (the CLI's, unless the test gave its own). */
   provider: Provider;
   /** http://127.0.0.1:<port> */
   url: string;
@@ -85,8 +85,10 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
     ...(opts.mock ? { ANTHROPIC_BASE_URL: opts.mock.url } : {}),
     ...opts.parentEnv,
   };
-  const provider = opts.provider ?? createProvider(config, parentEnv, log);
-  const gateway = await createGateway(config, { log, registry: new ProviderRegistry([provider]) });
+  // The CLI, and the Anthropic API at the mock's URL (parentEnv has a key), unless the test gave its own.
+  const providers = opts.provider ? [opts.provider] : createProviders(config, parentEnv, log);
+  const provider = providers[0]!;
+  const gateway = await createGateway(config, { log, registry: new ProviderRegistry(providers) });
   const app = await buildApp(config, gateway, { log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };

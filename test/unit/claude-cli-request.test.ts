@@ -6,33 +6,20 @@ import { placeRequest, prepareRequest } from '../../providers/claude-cli/request
 import { StructuredOutputSchemas } from '../../providers/claude-cli/structured-output.js';
 import { toolSetup } from '../../providers/claude-cli/tool-policy.js';
 import { type ChatRequest, type Message, ProviderError } from '../../providers/types.js';
+import { chatRequest, fn, text, user } from './chat-request.js';
 import { thrown } from './thrown.js';
 
 const SESSION = '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f';
 const CAP = ['Bash', 'Read'];
 
-const text = (t: string) => [{ type: 'text' as const, text: t }];
-const user = (t: string): Message => ({ role: 'user', content: text(t) });
 const assistant = (t: string, toolCalls: { id: string; name: string; arguments: string }[] = []): Message => ({
   role: 'assistant',
   content: t ? text(t) : [],
   toolCalls,
 });
 const tool = (toolCallId: string, t: string): Message => ({ role: 'tool', toolCallId, content: text(t) });
-const fn = (name: string) => ({ name, parameters: { type: 'object' } });
 
-const chat = (over: Partial<ChatRequest> = {}): ChatRequest => ({
-  model: 'claude-sonnet',
-  messages: [user('hi')],
-  tools: [],
-  permissions: { allow: [], deny: [] },
-  toolChoice: 'auto',
-  parallelToolCalls: true,
-  sampling: {},
-  session: { kind: 'new' },
-  stream: false,
-  ...over,
-});
+const chat = (over: Partial<ChatRequest> = {}) => chatRequest('claude-sonnet', over);
 
 /** An `invalid_request` ProviderError (a 400 on the wire) with these fields. */
 const refusal = (f: () => unknown, fields: { param?: string; code: string }) => {
