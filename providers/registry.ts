@@ -11,6 +11,9 @@ export interface Target {
   model: string;
 }
 
+/** A target as the gateway names it (headers, process records): `<provider>/<its model name>`, e.g. `claude-cli/sonnet`. */
+export const targetName = (target: Target): string => `${target.provider.name}/${target.model}`;
+
 export class ProviderRegistry {
   private readonly byName = new Map<string, Provider>();
 

@@ -127,6 +127,8 @@ export interface ProviderResult {
   raw: Record<string, unknown>;
   /** Time spent in the provider's own process for this run, for the gateway-overhead figure. */
   cliMs?: number;
+  /** What this run cost in USD, as the provider knows it; null (or absent) when it does not. */
+  costUsd?: number | null;
 }
 
 export type ProviderEvent =
@@ -248,6 +250,15 @@ export interface WaitingRuns {
   onWaitingRunLost(listener: (sessionId: string, why: WaitingRunLoss) => void): void;
 }
 
+/** Sessions the provider keeps (their transcripts, a process kept for them), which it can let go of. */
+export interface SessionStore {
+  /**
+   * Closes the session's idle process, if one is kept, and removes its stored transcript; a session
+   * it does not know is no error. One with a run in progress is the caller's to refuse.
+   */
+  deleteSession(sessionId: string): Promise<void>;
+}
+
 /** Something the provider keeps running between runs (pooled processes). */
 export interface Lifecycle {
   /** Starts it, once the gateway's directories exist. */
@@ -262,6 +273,7 @@ export interface Lifecycle {
 export interface ProviderCapabilities<P = unknown> {
   sessionReservation?: SessionReservation<P>;
   waitingRuns?: WaitingRuns;
+  sessionStore?: SessionStore;
   lifecycle?: Lifecycle;
 }
 

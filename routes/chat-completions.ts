@@ -17,6 +17,12 @@ function disconnected(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
+/** Who served the answer: its target (`claude-cli/sonnet`) and how many attempts it took, from the process record. */
+function attribution(handle: ProcessHandle): Record<string, string> {
+  const { attempts } = handle.record();
+  return { 'x-gateway-model': attempts.at(-1)!.target, 'x-gateway-attempts': String(attempts.length) };
+}
+
 const chatCompletions: FastifyPluginAsync = async (app) => {
   const { gateway } = app;
 
@@ -30,8 +36,9 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
     const handle = await gateway.submit(job, { principal: request.principal, signal });
     if (body.stream && !body.background) return stream(reply, handle, Boolean(body.stream_options?.include_usage));
     reply.header('x-process-id', handle.id).header('x-session-id', handle.sessionId);
-    if (body.background) return reply.code(202).send(toProcessObject(handle.record()));
+    if (body.background) return reply.code(202).headers(attribution(handle)).send(toProcessObject(handle.record()));
     const { result, error, cliMs } = await handle.done;
+    reply.headers(attribution(handle));
     // Time spent in the gateway itself, outside the CLI (the overhead benchmark reads it).
     if (cliMs !== undefined) reply.header('x-gateway-overhead-ms', Math.max(0, reply.elapsedTime - cliMs).toFixed(2));
     if (error) return sendError(reply, error);
@@ -51,6 +58,7 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
       'x-accel-buffering': 'no',
       'x-process-id': handle.id,
       'x-session-id': handle.sessionId,
+      ...attribution(handle),
     });
     write(chunks.start(handle.sessionId));
     for await (const event of handle.events) for (const data of chunks.push(event)) write(data);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { toProcessObject } from '../src/openai/records.js';
+import { toListPage, toProcessObject } from '../src/openai/records.js';
 import { PROCESS_ID, processStatusSchema } from '../src/core/process-types.js';
 import { parseWith } from '../src/validation.js';
 
@@ -17,8 +17,7 @@ const processes: FastifyPluginAsync = async (app) => {
 
   app.get('/v1/processes', async (request) => {
     const q = parseWith(listQuery, request.query, 'query string');
-    const { data, has_more } = await gateway.list(q, request.principal);
-    return { object: 'list', data: data.map(toProcessObject), has_more, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+    return toListPage(await gateway.list(q, request.principal), toProcessObject);
   });
 
   app.get('/v1/processes/:id', async (request) => {

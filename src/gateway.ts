@@ -1,20 +1,21 @@
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ModelInfo } from '../providers/types.js';
 import type { Config } from './config.js';
-import { NotFoundError } from './core/errors.js';
+import { GatewayError, NotFoundError } from './core/errors.js';
 import { EventBus } from './core/event-bus.js';
 import type { Logger } from './core/logger.js';
 import { type Principal, visibleTo } from './core/ownership.js';
-import type { ListQuery, ProcessPage, Storage } from './core/ports.js';
+import type { ListQuery, ProcessPage, SessionEntry, SessionListQuery, Storage } from './core/ports.js';
 import { type ProcessHandle, ProcessManager } from './core/process-manager.js';
 import type { EventType, GatewayEvent, ProcessRecord } from './core/process-types.js';
 import { Readiness } from './core/readiness.js';
 import { recordEvents } from './core/recorders.js';
+import { type SessionSummary, summarizeSession } from './core/session-summary.js';
 import type { Job } from './core/run-types.js';
 import { prepareDirectories } from './stores/jsonl/data-dirs.js';
 import { openJsonlStorage } from './stores/jsonl/storage.js';
 
-export type { ProcessHandle };
+export type { ProcessHandle, SessionSummary };
 
 /** A completion as a front door asks for it; whose it is comes with the submission. */
 export type { Job };
@@ -38,6 +39,12 @@ export interface Subscription {
   /** First replay the retained events after this seq. */
   since?: number;
   principal: Principal;
+}
+
+/** One page of sessions, newest first. */
+export interface SessionSummaryPage {
+  data: SessionSummary[];
+  has_more: boolean;
 }
 
 export interface GatewayStats {
@@ -66,6 +73,14 @@ export interface Gateway {
   list(query: Omit<ListQuery, 'viewer'>, principal: Principal): Promise<ProcessPage>;
   /** Cancels a queued, running or waiting process; resolves with its record once it has stopped. */
   cancel(id: string, principal: Principal): Promise<ProcessRecord>;
+  listSessions(query: Omit<SessionListQuery, 'viewer'>, principal: Principal): Promise<SessionSummaryPage>;
+  getSession(id: string, principal: Principal): Promise<SessionSummary>;
+  /**
+   * Deletes a session with no process queued, running or waiting (else 409 `session_busy`): its
+   * provider closes its process and removes its transcript, the gateway forgets it (continuing it
+   * is then a 404), and its log goes too with `purge`. Resolves with the session as it was.
+   */
+  deleteSession(id: string, principal: Principal, opts: { purge: boolean }): Promise<SessionSummary>;
   /**
    * Calls `onEvent` with every event the subscription wants, the replay first, in seq order, and
    * nothing twice; the same event is the same object for every subscriber. Returns the unsubscribe.
@@ -116,6 +131,7 @@ export async function createGateway(config: Config, { log, registry }: GatewayDe
 }
 
 const processNotFound = (id: string) => new NotFoundError(`process '${id}' does not exist`, 'id', 'process_not_found');
+const sessionNotFound = (id: string) => new NotFoundError(`session '${id}' does not exist`, 'id', 'session_not_found');
 
 /** What the subscriber asked for, of what it may see: another key's events are not sent, live or replayed. */
 function wants({ filter: f, principal }: Subscription): (e: GatewayEvent) => boolean {
@@ -162,6 +178,38 @@ class CoreGateway implements Gateway {
     await this.get(id, principal);
     // One the manager no longer holds has finished: it is returned as it is.
     return (await this.manager.cancel(id, 'deleted')) ?? this.get(id, principal);
+  }
+
+  async listSessions(query: Omit<SessionListQuery, 'viewer'>, principal: Principal): Promise<SessionSummaryPage> {
+    const { data, has_more } = await this.storage.sessions.list({ ...query, viewer: principal });
+    return { data: await Promise.all(data.map((entry) => this.summarize(entry))), has_more };
+  }
+
+  async getSession(id: string, principal: Principal): Promise<SessionSummary> {
+    const entry = await this.storage.sessions.get(id);
+    if (!entry || !visibleTo(principal, entry.key_id)) throw sessionNotFound(id);
+    return this.summarize(entry);
+  }
+
+  async deleteSession(id: string, principal: Principal, { purge }: { purge: boolean }): Promise<SessionSummary> {
+    const session = await this.getSession(id, principal);
+    if (this.manager.sessionBusy(id)) {
+      throw new GatewayError(409, 'invalid_request_error', `session '${id}' has a process queued, running or waiting for tool results; cancel it first`, {
+        param: 'id',
+        code: 'session_busy',
+      });
+    }
+    // Every provider that keeps sessions is asked (ids are unique): also right for a session whose provider is not recorded.
+    // The transcript goes before the entry: a failure leaves the session there, to delete again.
+    await Promise.all(this.registry.providers.map((p) => p.capabilities.sessionStore?.deleteSession(id)));
+    await this.storage.sessions.forget(id);
+    if (purge) await this.storage.sessionLog.remove(id);
+    return session;
+  }
+
+  private async summarize(entry: SessionEntry): Promise<SessionSummary> {
+    const records = await this.storage.records.ofSession(entry.session_id);
+    return summarizeSession(entry, records, (model) => this.registry.resolve(model)?.provider.name);
   }
 
   subscribe(subscription: Subscription, onEvent: (event: GatewayEvent) => void): () => void {

@@ -3,6 +3,7 @@ import { MessagesClient } from './client.js';
 import type { AnthropicSettings } from './env.js';
 import { transportError } from './errors.js';
 import { listModels, resolveModel } from './models.js';
+import { costUsd } from './prices.js';
 import { type PreparedMessages, prepareMessages } from './request.js';
 import { sseEvents } from './sse.js';
 import { MessageStream } from './stream.js';
@@ -39,7 +40,9 @@ export class AnthropicProvider implements Provider<PreparedMessages>, Lifecycle 
       // A run that ends early (an error event, its reader gone) lets go of the connection.
       if (!body.readableEnded) body.destroy();
     }
-    yield { type: 'result', result: message.result(session.sessionId) };
+    const result = message.result(session.sessionId);
+    // Priced by the model asked for: the gateway's name of the target, and the one its price is known by.
+    yield { type: 'result', result: { ...result, costUsd: costUsd(prepared.body.model, result.usage) } };
   }
 
   async hasSession(): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { access, readdir } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type ChatRequest,
@@ -11,6 +11,7 @@ import {
   type ProviderHealth,
   type RunSession,
   type SessionReservation,
+  type SessionStore,
   type WaitingRunLoss,
   type WaitingRuns,
 } from '../types.js';
@@ -51,7 +52,9 @@ const CHECK_TIMEOUT_MS = 15_000;
 /** Failures of a turn that mean its pooled process died under it (worth one more try on a new one). */
 const PROCESS_DIED: ReadonlySet<ProviderErrorKind> = new Set(['bad_output', 'cancelled']);
 
-export class ClaudeCliProvider implements Provider<PreparedRequest>, SessionReservation<PreparedRequest>, WaitingRuns, Lifecycle {
+export class ClaudeCliProvider
+  implements Provider<PreparedRequest>, SessionReservation<PreparedRequest>, WaitingRuns, SessionStore, Lifecycle
+{
   readonly name = 'claude-cli';
   readonly capabilities: ProviderCapabilities<PreparedRequest>;
   private readonly ctx: OneShotContext;
@@ -85,7 +88,7 @@ export class ClaudeCliProvider implements Provider<PreparedRequest>, SessionRese
     }
     // Sessions are reserved from, and runs wait in, pooled processes only.
     const pooled = this.pool ? { sessionReservation: this, waitingRuns: this } : {};
-    this.capabilities = { ...pooled, lifecycle: this };
+    this.capabilities = { ...pooled, sessionStore: this, lifecycle: this };
   }
 
   /**
@@ -205,16 +208,35 @@ export class ClaudeCliProvider implements Provider<PreparedRequest>, SessionRese
   }
 
   async hasSession(sessionId: string): Promise<boolean> {
-    const projects = path.join(this.opts.claudeConfigDir, 'projects');
-    const dirs = await readdir(projects).catch(() => [] as string[]);
-    for (const dir of dirs) {
-      const ok = await access(path.join(projects, dir, `${sessionId}.jsonl`)).then(
+    for (const dir of await this.projectDirs()) {
+      const ok = await access(path.join(dir, `${sessionId}.jsonl`)).then(
         () => true,
         () => false,
       );
       if (ok) return true;
     }
     return false;
+  }
+
+  /** The hot process first, so that nothing writes the transcript again once it is gone. */
+  async deleteSession(sessionId: string): Promise<void> {
+    await this.pool?.closeSession(sessionId);
+    try {
+      for (const dir of await this.projectDirs()) {
+        // The transcript, and the folder the CLI may keep beside it (large tool results, subagents).
+        await rm(path.join(dir, `${sessionId}.jsonl`), { force: true });
+        await rm(path.join(dir, sessionId), { recursive: true, force: true });
+      }
+    } catch (err) {
+      throw new ProviderError('storage', `could not remove the transcript of session ${sessionId}`, { cause: err });
+    }
+  }
+
+  /** The CLI's per-project folders (CLAUDE_CONFIG_DIR/projects/<project>), where it keeps transcripts. */
+  private async projectDirs(): Promise<string[]> {
+    const projects = path.join(this.opts.claudeConfigDir, 'projects');
+    const dirs = await readdir(projects).catch(() => [] as string[]);
+    return dirs.map((d) => path.join(projects, d));
   }
 
   async check(): Promise<ProviderHealth> {

@@ -7,7 +7,7 @@ import { cliFailure } from './failure.js';
 import { type Json, parseJsonLine } from './json-line.js';
 import { CliOutput, type ToolStop } from './output.js';
 import type { ToolResult } from './render.js';
-import { mapCliResult, toTokenUsage } from './result.js';
+import { mapCliResult, toTokenUsage, totalCost } from './result.js';
 import type { CliExit, CliProcess, ProcessGroups } from './spawn.js';
 import { stopOnAbort, stopWithGrace } from './stop.js';
 
@@ -89,6 +89,8 @@ export class LiveCliProcess {
   private readonly bridge: ClientToolBridge | undefined;
   private run: Run | undefined;
   private alive = true;
+  /** The CLI's cost total after the last turn: a turn costs what it adds (failed turns count too). */
+  private costSoFar = 0;
 
   constructor(private readonly opts: LiveProcessOptions) {
     this.sessionId = opts.sessionId;
@@ -164,7 +166,7 @@ export class LiveCliProcess {
           this.bridge?.reset();
           if (signal.aborted) break;
           done = true;
-          yield { type: 'result', result: mapCliResult(run.out.result, run.out, Boolean(this.opts.jsonSchema)) };
+          yield { type: 'result', result: this.turnResult(run.out) };
           return;
         }
         if (run.out.toolStop && !signal.aborted) {
@@ -216,6 +218,14 @@ export class LiveCliProcess {
     run.waiting = [];
     this.bridge.answer(input.toolResults);
     return run;
+  }
+
+  /** The turn's result, costing what it added to the process's total. */
+  private turnResult(out: CliOutput): ProviderResult {
+    const before = this.costSoFar;
+    const total = totalCost(out.result);
+    this.costSoFar = total ?? before;
+    return { ...mapCliResult(out.result, out, Boolean(this.opts.jsonSchema)), costUsd: total === null ? null : total - before };
   }
 
   /** The next client calls to hand out (all of them, or one when calls are not parallel). */

@@ -106,6 +106,12 @@ export class ProcessPool {
     if (entry) this.setState(entry, 'warm');
   }
 
+  /** Closes the session's hot process, if it has one (the session is deleted). */
+  async closeSession(sessionId: string): Promise<void> {
+    const entry = this.find((e) => e.state === 'hot' && e.proc.sessionId === sessionId);
+    if (entry) await this.retire(entry);
+  }
+
   /** Interrupts a waiting run; its process stays hot for the session. */
   async cancelWaiting(sessionId: string): Promise<void> {
     const entry = this.find((e) => e.state === 'waiting' && e.proc.sessionId === sessionId);

@@ -114,8 +114,15 @@ export function mapCliResult(raw: unknown, out: CliOutput, structured = false): 
     sessionId: res.session_id,
     finishReason: finishReason(res),
     usage: toTokenUsage(res.usage),
+    costUsd: totalCost(res),
     raw: res,
   };
+}
+
+/** The CLI's `total_cost_usd`: what its process has cost so far (it adds up over a long-lived one's turns), or null. */
+export function totalCost(raw: unknown): number | null {
+  const cost = (raw as { total_cost_usd?: unknown } | undefined)?.total_cost_usd;
+  return typeof cost === 'number' && Number.isFinite(cost) ? cost : null;
 }
 
 /** The CLI's token counts (the Anthropic API's names) as providers report them. */

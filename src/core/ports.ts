@@ -33,6 +33,8 @@ export interface ProcessRecords {
   put(record: ProcessRecord): Promise<void>;
   /** The records left queued, running or waiting (by a previous run of the gateway, at start). */
   unfinished(): Promise<ProcessRecord[]>;
+  /** The records of one session, oldest first (those still retained). */
+  ofSession(sessionId: string): Promise<ProcessRecord[]>;
 }
 
 /** The events, in seq order, for `since` replays across restarts. */
@@ -50,14 +52,34 @@ export const sessionEntrySchema = z.object({
   created_at: z.number(),
   /** The API key that started it, whose alone it is (null: started without keys, or before owners were kept). */
   key_id: z.string().nullable().default(null),
+  /** The provider that runs it, and the model it started with, as the client named it (null: kept since). */
+  provider: z.string().nullable().default(null),
+  model: z.string().nullable().default(null),
 });
 export type SessionEntry = z.infer<typeof sessionEntrySchema>;
+
+export interface SessionListQuery {
+  limit: number;
+  /** Cursor: the id of the last session of the previous page. */
+  after?: string;
+  /** Only what this principal may see is listed (and taken as a cursor). */
+  viewer: Principal;
+}
+
+/** One page of sessions, newest first. */
+export interface SessionPage {
+  data: SessionEntry[];
+  has_more: boolean;
+}
 
 /** The sessions the gateway has started. */
 export interface SessionDirectory {
   get(id: string): Promise<SessionEntry | undefined>;
+  list(query: SessionListQuery): Promise<SessionPage>;
   /** Registers a new session; one already there stays as it is, and is returned. */
   register(entry: SessionEntry): Promise<SessionEntry>;
+  /** Forgets a session (it was deleted): it can no longer be found, listed or continued. */
+  forget(id: string): Promise<void>;
 }
 
 /** A line of a session's log (session-log.ts says which). */
@@ -72,6 +94,8 @@ export interface SessionLogLine extends Record<string, unknown> {
 /** Each session's exchanges, line after line, never rewritten. */
 export interface SessionLog {
   append(sessionId: string, line: SessionLogLine): Promise<void>;
+  /** Removes a session's whole log (a purge); none there is no error. */
+  remove(sessionId: string): Promise<void>;
 }
 
 /** Everything the gateway keeps. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ProviderRegistry } from '../../providers/registry.js';
+import { type ProviderRegistry, targetName } from '../../providers/registry.js';
 import { type ChatRequest, type Provider, ProviderError, type ProviderEvent, type RunSession } from '../../providers/types.js';
 import type { Config } from '../config.js';
 import {
@@ -60,6 +60,8 @@ interface Run {
   events: RunChannel;
   finished: boolean;
   cliMs?: number;
+  /** What the run cost, once its provider said (null: unknown). */
+  costUsd?: number | null;
   resolve: (outcome: Outcome) => void;
   done: Promise<Outcome>;
   /** Resolves once the run has fully ended (the CLI gone, its slot free), after `done`. */
@@ -154,7 +156,7 @@ export class ProcessManager {
     await this.deps.readiness.assert(provider);
     const request = await this.place(provider, chat, prepared, routed.answersWaitingRun);
     try {
-      return await this.enqueue(job, request);
+      return await this.enqueue(job, request, targetName(target));
     } catch (err) {
       this.releaseReservation(request);
       throw err;
@@ -183,20 +185,20 @@ export class ProcessManager {
     return this.waits.find(toolCallIds, owner);
   }
 
-  private async enqueue(job: CompletionJob, request: PlacedRequest): Promise<ProcessHandle> {
+  private async enqueue(job: CompletionJob, request: PlacedRequest, target: string): Promise<ProcessHandle> {
     if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
     const sid = request.sessionId;
     if (request.resume && !(await this.resumable(sid, job.owner, request.provider))) {
       throw new NotFoundError(`session ${sid} does not exist`, 'session_id', 'session_not_found');
     }
     // One admission at a time: the queue's checks and the queueing stay one step however late the stores answer.
-    const admitted = this.admission.then(() => this.admit(job, request));
+    const admitted = this.admission.then(() => this.admit(job, request, target));
     this.admission = admitted.catch(() => undefined);
     return admitted;
   }
 
   /** Queues a job once its session and its process are recorded, or refuses it (shutting down, queue full). */
-  private async admit(job: CompletionJob, request: PlacedRequest): Promise<ProcessHandle> {
+  private async admit(job: CompletionJob, request: PlacedRequest, target: string): Promise<ProcessHandle> {
     const { config, sessions } = this.deps;
     // Again: shutdown may have begun while the session was looked up, or earlier admissions were.
     if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
@@ -204,7 +206,10 @@ export class ProcessManager {
     const startsNow =
       this.running.size < config.maxConcurrency && !this.busySessions.has(sid) && !this.pending.some((r) => r.request.sessionId === sid);
     if (!startsNow && this.pending.length >= config.maxQueue) throw new QueueFullError(this.retryAfterSeconds());
-    if (!request.resume) await sessions.register({ session_id: sid, cwd: request.cwd, created_at: nowSeconds(), key_id: job.owner.keyId });
+    if (!request.resume) {
+      const entry = { session_id: sid, cwd: request.cwd, created_at: nowSeconds(), key_id: job.owner.keyId, provider: request.provider.name, model: job.model };
+      await sessions.register(entry);
+    }
 
     const id = `proc_${randomUUID().replaceAll('-', '')}`;
     let resolve!: (o: Outcome) => void;
@@ -233,7 +238,7 @@ export class ProcessManager {
         status: 'queued',
         model: job.model,
         key_id: job.owner.keyId,
-        internal: { messages: job.messages },
+        internal: { messages: job.messages, target },
       });
     } catch (err) {
       // Not recorded, so not run: the client gets the error, the record (as far as it got) ends failed.
@@ -252,6 +257,15 @@ export class ProcessManager {
       events: run.events,
       cancel: (reason) => void this.cancel(id, reason),
     };
+  }
+
+  /** Whether a process of the session is queued, running, or waiting for client tool results. */
+  sessionBusy(sessionId: string): boolean {
+    // Running until its provider is done with it (a pooled process back in the pool), not just answered.
+    const holds = (run: Run) => run.request.sessionId === sessionId;
+    if (this.pending.some(holds) || [...this.running.values()].some(holds)) return true;
+    for (const { record } of this.published.values()) if (record?.session_id === sessionId) return true;
+    return false;
   }
 
   /** Another key's session is as unknown as one that does not exist; one only the provider knows has no owner. */
@@ -403,8 +417,9 @@ export class ProcessManager {
         });
         break;
       case 'result': {
-        const { cliMs, ...result } = ev.result;
+        const { cliMs, costUsd, ...result } = ev.result;
         run.cliMs = cliMs;
+        run.costUsd = costUsd;
         await this.finish(run, { ...result, ...run.ids });
         break;
       }
@@ -455,7 +470,7 @@ export class ProcessManager {
       status,
       model: run.job.model,
       key_id: run.job.owner.keyId,
-      ...(error ? { error: error.toJSON(), internal: { claude: error.raw } } : { result }),
+      ...(error ? { error: error.toJSON(), internal: { claude: error.raw } } : { result, internal: { costUsd: run.costUsd ?? null } }),
     });
     this.settle(run, unrecorded ? { error: unrecorded, cliMs: run.cliMs } : { result, error, cliMs: run.cliMs });
   }

@@ -1,4 +1,5 @@
-import type { NewEvent, ProcessRecord } from './process-types.js';
+import type { OpenAIError } from './errors.js';
+import type { Attempt, NewEvent, ProcessRecord } from './process-types.js';
 
 /**
  * The record a process has after `event`, from the one it had (`prev`): undefined when the event
@@ -20,6 +21,8 @@ export function nextRecord(prev: ProcessRecord | undefined, event: NewEvent): Pr
         error: null,
         required_action: null,
         key_id: event.key_id,
+        attempts: event.internal?.target ? [{ target: event.internal.target }] : [],
+        cost_usd: null,
       };
     case 'PROCESS_STARTED':
       return prev && { ...prev, status: 'running', started_at: event.ts };
@@ -36,9 +39,17 @@ export function nextRecord(prev: ProcessRecord | undefined, event: NewEvent): Pr
           result: event.result ?? prev.result,
           error: event.error ?? null,
           required_action: null,
+          attempts: event.error ? failLast(prev.attempts, event.error) : prev.attempts,
+          cost_usd: event.internal?.costUsd ?? null,
         }
       );
     default:
       return undefined;
   }
+}
+
+/** The attempt under way ended with the process's error (a cancellation included: it served nothing). */
+function failLast(attempts: Attempt[], error: OpenAIError): Attempt[] {
+  const last = attempts.at(-1);
+  return last ? [...attempts.slice(0, -1), { ...last, error }] : attempts;
 }

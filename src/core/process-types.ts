@@ -24,6 +24,10 @@ export const requiredActionSchema = z.object({
   expires_at: z.number(),
 });
 
+/** One target's try at the process: `<provider>/<its model name>`, and the error it failed with. */
+export const attemptSchema = z.object({ target: z.string(), error: openAIErrorSchema.optional() });
+export type Attempt = z.infer<typeof attemptSchema>;
+
 export const processRecordSchema = z.object({
   id: z.string(),
   object: z.literal('process'),
@@ -37,6 +41,10 @@ export const processRecordSchema = z.object({
   error: openAIErrorSchema.nullable(),
   required_action: requiredActionSchema.nullable().default(null),
   key_id: keyId,
+  /** Defaults: records written before attribution and cost. */
+  attempts: z.array(attemptSchema).default([]),
+  /** USD, once finished; null before, and when the price is unknown. */
+  cost_usd: z.number().nullable().default(null),
 });
 export type ProcessRecord = z.infer<typeof processRecordSchema>;
 
@@ -92,10 +100,18 @@ export function carriesResult(e: GatewayEvent): e is AnswerEvent {
 /**
  * What the bus carries: the wire event plus what only in-process subscribers need (the request's
  * messages for the session log, the CLI's raw output on failures, the process record the event
- * leads to). Never sent or persisted as is.
+ * leads to and what only that record keeps). Never sent or persisted as is.
  */
 export type BusEvent = GatewayEvent & {
-  internal?: { messages?: unknown[]; claude?: Record<string, unknown>; record?: ProcessRecord };
+  internal?: {
+    messages?: unknown[];
+    claude?: Record<string, unknown>;
+    record?: ProcessRecord;
+    /** The target a queued process is given (`<provider>/<model>`). */
+    target?: string;
+    /** What the run cost, as its provider reported it (null: unknown). */
+    costUsd?: number | null;
+  };
 };
 
 /** An event as its publisher makes it: the bus numbers it (`seq`). */

@@ -8,6 +8,7 @@ import events from '../../routes/events.js';
 import health from '../../routes/health.js';
 import models from '../../routes/models.js';
 import processes from '../../routes/processes.js';
+import sessions from '../../routes/sessions.js';
 import { KeyRing, registerAuth } from './auth.js';
 import { registerBrowserGuard } from './browser-guard.js';
 import type { Config } from '../config.js';
@@ -89,6 +90,7 @@ export async function buildApp(config: Config, gateway: Gateway, opts: AppOption
   });
   await app.register(chatCompletions);
   await app.register(processes);
+  await app.register(sessions);
   await app.register(events);
   await app.register(models);
   await app.register(health);

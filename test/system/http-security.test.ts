@@ -32,6 +32,8 @@ const isOpenAIError = (r: RawResponse, type?: string, code?: string) => {
   );
 };
 
+const NO_SESSION = '00000000-0000-4000-8000-000000000000';
+
 /** Every route the app has, with a path that reaches it and what it answers with the key. */
 interface RouteCase {
   method: string;
@@ -44,6 +46,9 @@ const PROTECTED: RouteCase[] = [
   { method: 'GET', route: '/v1/processes', path: '/v1/processes', withKey: 200 },
   { method: 'GET', route: '/v1/processes/:id', path: '/v1/processes/proc_1', withKey: 404 },
   { method: 'DELETE', route: '/v1/processes/:id', path: '/v1/processes/proc_1', withKey: 404 },
+  { method: 'GET', route: '/v1/sessions', path: '/v1/sessions', withKey: 200 },
+  { method: 'GET', route: '/v1/sessions/:id', path: `/v1/sessions/${NO_SESSION}`, withKey: 404 },
+  { method: 'DELETE', route: '/v1/sessions/:id', path: `/v1/sessions/${NO_SESSION}`, withKey: 404 },
   { method: 'GET', route: '/v1/events', path: '/v1/events', withKey: 426 },
   { method: 'GET', route: '/v1/models', path: '/v1/models', withKey: 200 },
   { method: 'GET', route: '/v1/models/*', path: '/v1/models/sonnet', withKey: 200 },

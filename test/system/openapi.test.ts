@@ -493,6 +493,40 @@ describe('chat completions', () => {
   });
 });
 
+describe('sessions', () => {
+  it('list, get, busy, delete and unknown sessions match the document', async () => {
+    const first = await call(fake, 'POST', '/v1/chat/completions', { body: completion('a session to list') });
+    expect(first.status, first.text).toBe(200);
+    const sid: string = first.body.session_id;
+    const list = await call(fake, 'GET', '/v1/sessions?limit=1');
+    expectDocumented('listSessions', list);
+    expect(list.body.data[0]).toMatchObject({ id: sid, object: 'session', provider: 'claude-cli', turns: 1 });
+    expectDocumented('listSessions', await call(fake, 'GET', `/v1/sessions?after=${sid}`));
+    const one = await call(fake, 'GET', `/v1/sessions/${sid}`);
+    expectDocumented('getSession', one);
+    expect(one.body.processes).toEqual([first.body.process_id]);
+
+    const hanging = await call(fake, 'POST', '/v1/chat/completions', { body: completion('FAKE_HANG', { session_id: sid, background: true }) });
+    const busy = await call(fake, 'DELETE', `/v1/sessions/${sid}`);
+    expectError(busy, 409, 'session_busy');
+    expectDocumented('deleteSession', busy);
+    await call(fake, 'DELETE', `/v1/processes/${hanging.body.id}`);
+    const deleted = await call(fake, 'DELETE', `/v1/sessions/${sid}?purge=true`);
+    expectDocumented('deleteSession', deleted);
+    expect(deleted.body).toMatchObject({ id: sid, deleted: true });
+
+    for (const [method, op] of [['GET', 'getSession'], ['DELETE', 'deleteSession']] as const) {
+      const gone = await call(fake, method, `/v1/sessions/${sid}`);
+      expectError(gone, 404, 'session_not_found');
+      expectDocumented(op, gone);
+      const bad = await call(fake, method, '/v1/sessions/not-a-uuid');
+      expectError(bad, 400, 'invalid_value');
+      expectDocumented(op, bad);
+    }
+    for (const query of ['limit=0', 'after=nope']) expectDocumented('listSessions', await call(fake, 'GET', `/v1/sessions?${query}`));
+  });
+});
+
 describe('processes and events', () => {
   it('202 background process, followed on /v1/processes and on the WebSocket', async () => {
     const sub = await subscribe(real);

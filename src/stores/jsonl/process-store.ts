@@ -39,6 +39,10 @@ export class JsonlProcessRecords implements ProcessRecords {
     return [...this.records.values()].filter((r) => !TERMINAL.includes(r.status));
   }
 
+  async ofSession(sessionId: string): Promise<ProcessRecord[]> {
+    return [...this.records.values()].filter((r) => r.session_id === sessionId);
+  }
+
   /**
    * A snapshot that cannot be written rejects with its StorageError. Memory then goes back to the
    * previous record: it never shows what the disk does not have, except a failure.

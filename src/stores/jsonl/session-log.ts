@@ -1,4 +1,6 @@
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { storageError } from '../../core/errors.js';
 import type { SessionLog, SessionLogLine } from '../../core/ports.js';
 import type { JsonlFiles } from './jsonl-file.js';
 
@@ -14,6 +16,18 @@ export class JsonlSessionLog implements SessionLog {
 
   /** A line that cannot be written (disk full, data that does not serialize) rejects. */
   async append(sessionId: string, line: SessionLogLine): Promise<void> {
-    this.files.append(path.join(this.dir, `${sessionId}.jsonl`), line, 'the session log');
+    this.files.append(this.file(sessionId), line, 'the session log');
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    const file = this.file(sessionId);
+    this.files.close(file);
+    await rm(file, { force: true }).catch((err: unknown) => {
+      throw storageError(err, 'the session log');
+    });
+  }
+
+  private file(sessionId: string): string {
+    return path.join(this.dir, `${sessionId}.jsonl`);
   }
 }

@@ -1,21 +1,44 @@
-import { type SessionDirectory, type SessionEntry, sessionEntrySchema } from '../../core/ports.js';
+import { z } from 'zod';
+import { visibleTo } from '../../core/ownership.js';
+import { type SessionDirectory, type SessionEntry, type SessionListQuery, type SessionPage, sessionEntrySchema } from '../../core/ports.js';
+import { nowSeconds } from '../../core/process-types.js';
 import type { JsonlFiles } from './jsonl-file.js';
 
-/** The session directory as a JSONL file, one line per session, all of it in memory. */
+/** A line saying a session was deleted: appended, so the file is never rewritten but at start. */
+const forgottenSchema = z.object({ session_id: z.string(), forgotten_at: z.number() });
+const lineSchema = z.union([sessionEntrySchema, forgottenSchema]);
+
+/** The session directory as a JSONL file, one line per session (and per deletion), all of it in memory. */
 export class JsonlSessionDirectory implements SessionDirectory {
+  /** In registration order: oldest first. */
   private readonly sessions = new Map<string, SessionEntry>();
 
   constructor(
     private readonly file: string,
     private readonly files: JsonlFiles,
   ) {
-    for (const entry of files.load(file, sessionEntrySchema)) this.sessions.set(entry.session_id, entry);
-    // Compacted like the other stores, so lines set aside as unreadable are not reported again.
+    for (const line of files.load(file, lineSchema)) {
+      if ('forgotten_at' in line) this.sessions.delete(line.session_id);
+      else this.sessions.set(line.session_id, line);
+    }
+    // Compacted like the other stores (deletions and lines set aside as unreadable are not kept).
     files.rewrite(file, [...this.sessions.values()]);
   }
 
   async get(id: string): Promise<SessionEntry | undefined> {
     return this.sessions.get(id);
+  }
+
+  async list(q: SessionListQuery): Promise<SessionPage> {
+    // Filtered before paginating, so pages, cursors and has_more count only what the viewer sees.
+    const newestFirst = [...this.sessions.values()].reverse().filter((s) => visibleTo(q.viewer, s.key_id));
+    let start = 0;
+    if (q.after) {
+      const at = newestFirst.findIndex((s) => s.session_id === q.after);
+      start = at < 0 ? newestFirst.length : at + 1;
+    }
+    const data = newestFirst.slice(start, start + q.limit);
+    return { data, has_more: start + q.limit < newestFirst.length };
   }
 
   async register(entry: SessionEntry): Promise<SessionEntry> {
@@ -25,5 +48,11 @@ export class JsonlSessionDirectory implements SessionDirectory {
     this.files.append(this.file, entry, 'the session index');
     this.sessions.set(entry.session_id, entry);
     return entry;
+  }
+
+  async forget(id: string): Promise<void> {
+    if (!this.sessions.has(id)) return;
+    this.files.append(this.file, { session_id: id, forgotten_at: nowSeconds() }, 'the session index');
+    this.sessions.delete(id);
   }
 }
