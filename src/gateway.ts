@@ -5,17 +5,18 @@ import { GatewayError, NotFoundError } from './core/errors.js';
 import { EventBus } from './core/event-bus.js';
 import type { Logger } from './core/logger.js';
 import { type Principal, visibleTo } from './core/ownership.js';
-import type { ListQuery, ProcessPage, SessionEntry, SessionListQuery, Storage } from './core/ports.js';
+import type { ListQuery, ProcessPage, SessionEntry, SessionListQuery, Storage, UsageQuery } from './core/ports.js';
 import { type ProcessHandle, ProcessManager } from './core/process-manager.js';
 import type { EventType, GatewayEvent, ProcessRecord } from './core/process-types.js';
 import { Readiness } from './core/readiness.js';
 import { recordEvents } from './core/recorders.js';
 import { type SessionSummary, summarizeSession } from './core/session-summary.js';
 import type { Job } from './core/run-types.js';
+import { type UsageDimension, type UsageRow, summarizeUsage } from './core/usage-report.js';
 import { prepareDirectories } from './stores/jsonl/data-dirs.js';
 import { openJsonlStorage } from './stores/jsonl/storage.js';
 
-export type { ProcessHandle, SessionSummary };
+export type { ProcessHandle, SessionSummary, UsageDimension, UsageRow };
 
 /** A completion as a front door asks for it; whose it is comes with the submission. */
 export type { Job };
@@ -86,6 +87,11 @@ export interface Gateway {
    * nothing twice; the same event is the same object for every subscriber. Returns the unsubscribe.
    */
   subscribe(subscription: Subscription, onEvent: (event: GatewayEvent) => void): () => void;
+  /**
+   * What the finished processes the principal may see used, summed by `groupBy` (none: one row of
+   * totals). Another key's `key_id` gives no rows, as its processes are absent from lists.
+   */
+  usage(query: Omit<UsageQuery, 'viewer'> & { groupBy: readonly UsageDimension[] }, principal: Principal): Promise<UsageRow[]>;
   /**
    * Resolves when every provider is usable, with the version each reports, by provider name; else
    * rejects with the 503 of the first unusable one.
@@ -210,6 +216,10 @@ class CoreGateway implements Gateway {
   private async summarize(entry: SessionEntry): Promise<SessionSummary> {
     const records = await this.storage.records.ofSession(entry.session_id);
     return summarizeSession(entry, records, (model) => this.registry.resolve(model)?.provider.name);
+  }
+
+  async usage({ groupBy, ...query }: Omit<UsageQuery, 'viewer'> & { groupBy: readonly UsageDimension[] }, principal: Principal): Promise<UsageRow[]> {
+    return summarizeUsage(await this.storage.usage.query({ ...query, viewer: principal }), groupBy);
   }
 
   subscribe(subscription: Subscription, onEvent: (event: GatewayEvent) => void): () => void {

@@ -98,12 +98,46 @@ export interface SessionLog {
   remove(sessionId: string): Promise<void>;
 }
 
+/** What one finished process used, in OpenAI's terms (prompt tokens include cached ones). */
+export const usageEntrySchema = z.object({
+  process_id: z.string(),
+  /** When it finished (Unix seconds). */
+  finished_at: z.number(),
+  key_id: z.string().nullable(),
+  model: z.string(),
+  prompt_tokens: z.number(),
+  completion_tokens: z.number(),
+  cached_tokens: z.number(),
+  /** USD; null when its price is unknown. */
+  cost_usd: z.number().nullable(),
+});
+export type UsageEntry = z.infer<typeof usageEntrySchema>;
+
+export interface UsageQuery {
+  /** Finished at or after (Unix seconds). */
+  from?: number;
+  /** Finished before (Unix seconds): windows laid end to end count each process once. */
+  to?: number;
+  /** Only this key's entries (of those the viewer may see). */
+  key_id?: string;
+  /** Only what this principal may see is returned. */
+  viewer: Principal;
+}
+
+/** Every finished process's usage, never rewritten nor bounded: what usage reports are made of. */
+export interface UsageLedger {
+  append(entry: UsageEntry): Promise<void>;
+  /** The matching entries, oldest first. */
+  query(query: UsageQuery): Promise<UsageEntry[]>;
+}
+
 /** Everything the gateway keeps. */
 export interface Storage {
   records: ProcessRecords;
   events: EventStream;
   sessions: SessionDirectory;
   sessionLog: SessionLog;
+  usage: UsageLedger;
   /** Lets go of what it holds open (the gateway stops). */
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import health from '../../routes/health.js';
 import models from '../../routes/models.js';
 import processes from '../../routes/processes.js';
 import sessions from '../../routes/sessions.js';
+import usage from '../../routes/usage.js';
 import { KeyRing, registerAuth } from './auth.js';
 import { registerBrowserGuard } from './browser-guard.js';
 import type { Config } from '../config.js';
@@ -91,6 +92,7 @@ export async function buildApp(config: Config, gateway: Gateway, opts: AppOption
   await app.register(chatCompletions);
   await app.register(processes);
   await app.register(sessions);
+  await app.register(usage);
   await app.register(events);
   await app.register(models);
   await app.register(health);

@@ -207,3 +207,16 @@ export function openEvents(
     ws.on('error', reject);
   });
 }
+
+/** The Authorization header of a key. */
+export const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+/** A client of one gateway (read when used: gateways start in beforeAll) that sends the same headers every time. */
+export function apiClient(gw: () => { url: string }, headers: Record<string, string> = {}) {
+  return {
+    chat: (content: string, extra: Record<string, unknown> = {}) =>
+      fetchJson(`${gw().url}/v1/chat/completions`, { body: completion(content, extra), headers }),
+    get: (p: string) => fetchJson(`${gw().url}${p}`, { headers }),
+    del: (p: string) => fetchJson(`${gw().url}${p}`, { method: 'DELETE', headers }),
+  };
+}

@@ -49,6 +49,7 @@ const PROTECTED: RouteCase[] = [
   { method: 'GET', route: '/v1/sessions', path: '/v1/sessions', withKey: 200 },
   { method: 'GET', route: '/v1/sessions/:id', path: `/v1/sessions/${NO_SESSION}`, withKey: 404 },
   { method: 'DELETE', route: '/v1/sessions/:id', path: `/v1/sessions/${NO_SESSION}`, withKey: 404 },
+  { method: 'GET', route: '/v1/usage', path: '/v1/usage', withKey: 200 },
   { method: 'GET', route: '/v1/events', path: '/v1/events', withKey: 426 },
   { method: 'GET', route: '/v1/models', path: '/v1/models', withKey: 200 },
   { method: 'GET', route: '/v1/models/*', path: '/v1/models/sonnet', withKey: 200 },

@@ -527,6 +527,22 @@ describe('sessions', () => {
   });
 });
 
+describe('usage', () => {
+  it('totals, groups and bad queries match the document', async () => {
+    expect((await call(fake, 'POST', '/v1/chat/completions', { body: completion('usage to report') })).status).toBe(200);
+    for (const query of ['', '?group_by=key,model,day', '?group_by=model&from=0&to=99999999999', '?key_id=nobody']) {
+      const res = await call(fake, 'GET', `/v1/usage${query}`);
+      expect(res.status, res.text).toBe(200);
+      expectDocumented('getUsage', res);
+    }
+    for (const query of ['group_by=week', 'from=-1', 'to=1.5']) {
+      const bad = await call(fake, 'GET', `/v1/usage?${query}`);
+      expectError(bad, 400, 'invalid_value');
+      expectDocumented('getUsage', bad);
+    }
+  });
+});
+
 describe('processes and events', () => {
   it('202 background process, followed on /v1/processes and on the WebSocket', async () => {
     const sub = await subscribe(real);

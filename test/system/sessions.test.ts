@@ -5,18 +5,10 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestGateway, startGateway, tempDir, useMockGateway, waitForWarmPool } from '../support/gateway.js';
-import { completion, fetchJson, processesMatching, waitFor, waitForStatus } from '../support/process-helpers.js';
+import { apiClient, bearer, processesMatching, waitFor, waitForStatus } from '../support/process-helpers.js';
 
-const as = (secret: string) => ({ authorization: `Bearer ${secret}` });
-
-function client(gw: () => TestGateway, headers: Record<string, string> = {}) {
-  return {
-    chat: (content: string, extra: Record<string, unknown> = {}) =>
-      fetchJson(`${gw().url}/v1/chat/completions`, { body: completion(content, extra), headers }),
-    get: (p: string) => fetchJson(`${gw().url}${p}`, { headers }),
-    del: (p: string) => fetchJson(`${gw().url}${p}`, { method: 'DELETE', headers }),
-  };
-}
+const as = bearer;
+const client = apiClient;
 
 /** The sum of the processes' cost_usd when every one has a number, else null: what the session must say. */
 async function expectedCost(c: ReturnType<typeof client>, ids: string[]): Promise<number | null> {

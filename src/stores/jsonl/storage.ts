@@ -6,6 +6,7 @@ import { JsonlFiles, jsonlPath } from './jsonl-file.js';
 import { JsonlProcessRecords } from './process-store.js';
 import { JsonlSessionLog } from './session-log.js';
 import { JsonlSessionDirectory } from './session-store.js';
+import { JsonlUsageLedger } from './usage-ledger.js';
 
 /**
  * The gateway's storage as JSONL files in DATA_DIR and LOG_DIR (which must exist): each store read
@@ -22,6 +23,7 @@ export function openJsonlStorage(config: Config, log: Logger): Storage {
     events: new JsonlEventStream(jsonlPath(config.dataDir, 'events'), config.eventRetention, (id) => records.peek(id)?.result ?? undefined, files),
     sessions: new JsonlSessionDirectory(jsonlPath(config.dataDir, 'sessions'), files),
     sessionLog: new JsonlSessionLog(config.logDir, files),
+    usage: new JsonlUsageLedger(jsonlPath(config.dataDir, 'usage'), files),
     close: async () => files.closeAll(),
   };
 }
