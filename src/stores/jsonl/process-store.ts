@@ -3,6 +3,7 @@ import type { ListQuery, ProcessPage, ProcessRecords } from '../../core/ports.js
 import { type ProcessRecord, TERMINAL, processRecordSchema } from '../../core/process-types.js';
 import type { JsonlFiles } from './jsonl-file.js';
 import { readingLegacyResults } from './legacy.js';
+import { pageAfter } from './page.js';
 
 const storedRecordSchema = readingLegacyResults(processRecordSchema);
 
@@ -65,24 +66,7 @@ export class JsonlProcessRecords implements ProcessRecords {
   async list(q: ListQuery): Promise<ProcessPage> {
     // Filtered before paginating, so pages, cursors and has_more count only what the viewer sees.
     const newestFirst = [...this.records.values()].reverse().filter((r) => visibleTo(q.viewer, r.key_id));
-    let start = 0;
-    if (q.after) {
-      const at = newestFirst.findIndex((r) => r.id === q.after);
-      start = at < 0 ? newestFirst.length : at + 1;
-    }
-    const data: ProcessRecord[] = [];
-    let has_more = false;
-    for (let i = start; i < newestFirst.length; i++) {
-      const r = newestFirst[i]!;
-      if (q.status && r.status !== q.status) continue;
-      if (q.session_id && r.session_id !== q.session_id) continue;
-      if (data.length === q.limit) {
-        has_more = true;
-        break;
-      }
-      data.push(r);
-    }
-    return { data, has_more };
+    return pageAfter(newestFirst, (r) => r.id, q, (r) => (!q.status || r.status === q.status) && (!q.session_id || r.session_id === q.session_id));
   }
 
   /** Drops the oldest finished records beyond the retention bound. */

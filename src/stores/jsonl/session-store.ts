@@ -3,6 +3,7 @@ import { visibleTo } from '../../core/ownership.js';
 import { type SessionDirectory, type SessionEntry, type SessionListQuery, type SessionPage, sessionEntrySchema } from '../../core/ports.js';
 import { nowSeconds } from '../../core/process-types.js';
 import type { JsonlFiles } from './jsonl-file.js';
+import { pageAfter } from './page.js';
 
 /** A line saying a session was deleted: appended, so the file is never rewritten but at start. */
 const forgottenSchema = z.object({ session_id: z.string(), forgotten_at: z.number() });
@@ -32,13 +33,7 @@ export class JsonlSessionDirectory implements SessionDirectory {
   async list(q: SessionListQuery): Promise<SessionPage> {
     // Filtered before paginating, so pages, cursors and has_more count only what the viewer sees.
     const newestFirst = [...this.sessions.values()].reverse().filter((s) => visibleTo(q.viewer, s.key_id));
-    let start = 0;
-    if (q.after) {
-      const at = newestFirst.findIndex((s) => s.session_id === q.after);
-      start = at < 0 ? newestFirst.length : at + 1;
-    }
-    const data = newestFirst.slice(start, start + q.limit);
-    return { data, has_more: start + q.limit < newestFirst.length };
+    return pageAfter(newestFirst, (s) => s.session_id, q);
   }
 
   async register(entry: SessionEntry): Promise<SessionEntry> {
