@@ -194,13 +194,7 @@ export async function startGatewayProcess(env: Record<string, string>, timeoutMs
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     live.add(child);
-    let out = '';
-    const keep = (d: Buffer) => {
-      out += d.toString('utf8');
-      if (out.length > 128 * 1024) out = out.slice(-64 * 1024);
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    const out = outputTail(child);
     const exited = new Promise<void>((resolve) =>
       child.once('exit', () => {
         live.delete(child);
@@ -229,7 +223,7 @@ export async function startGatewayProcess(env: Record<string, string>, timeoutMs
       child,
       pid: child.pid!,
       url,
-      output: () => out.slice(-64 * 1024),
+      output: out,
       async stop(graceMs = 5_000) {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -239,8 +233,8 @@ export async function startGatewayProcess(env: Record<string, string>, timeoutMs
     };
     if (up) return gw;
     await gw.stop(1_000);
-    if (attempt < 3 && /EADDRINUSE/.test(out)) continue;
-    throw new Error(`gateway did not start within ${timeoutMs} ms:\n${out.slice(-4000)}`);
+    if (attempt < 3 && /EADDRINUSE/.test(out())) continue;
+    throw new Error(`gateway did not start within ${timeoutMs} ms:\n${out().slice(-4000)}`);
   }
 }
 
@@ -260,6 +254,18 @@ export const describeEnv = (env: Record<string, string>): string =>
   Object.entries(env)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ') || '(none)';
+
+/** What a child prints (stdout and stderr), its last 64 KiB kept: read it with the returned function. */
+export function outputTail(child: ChildProcess): () => string {
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString('utf8');
+    if (out.length > 128 * 1024) out = out.slice(-64 * 1024);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => out.slice(-64 * 1024);
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -84,10 +84,17 @@ export const chatRequestSchema = z.object({
     reasoningEffort: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
   }),
   session: sessionIntentSchema,
+  /** The most the run may spend, in USD (what its key's budget leaves): a provider that can stop a run at a cost does. */
+  budgetUsd: z.number().positive().optional(),
   /** Agentic turns the run may take at most. */
   maxTurns: z.number().int().positive().optional(),
   /** The answer is streamed: the provider yields deltas as they come. */
   stream: z.boolean(),
+  /**
+   * Fields of the client's request the gateway does not interpret, for providers that speak the same
+   * wire format (openai-compatible passes them on); the others ignore them.
+   */
+  passthrough: z.record(z.string(), z.unknown()).optional(),
 });
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 
@@ -250,7 +257,11 @@ export interface WaitingRuns {
   onWaitingRunLost(listener: (sessionId: string, why: WaitingRunLoss) => void): void;
 }
 
-/** Sessions the provider keeps (their transcripts, a process kept for them), which it can let go of. */
+/**
+ * Sessions the provider keeps (their transcripts, a process kept for them), which it can let go of.
+ * A provider without one is stateless: the gateway keeps its sessions' conversations and sends each
+ * turn the whole of it.
+ */
 export interface SessionStore {
   /**
    * Closes the session's idle process, if one is kept, and removes its stored transcript; a session
@@ -271,6 +282,11 @@ export interface Lifecycle {
 
 /** What a provider may do beyond running completions: absent means it does not. */
 export interface ProviderCapabilities<P = unknown> {
+  /**
+   * The provider retries transient upstream failures itself (the Claude CLI does, bounded by the
+   * retry policy it was given): the gateway tries it once per request, then moves on.
+   */
+  retriesItself?: boolean;
   sessionReservation?: SessionReservation<P>;
   waitingRuns?: WaitingRuns;
   sessionStore?: SessionStore;

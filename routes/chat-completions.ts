@@ -17,10 +17,20 @@ function disconnected(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-/** Who served the answer: its target (`claude-cli/sonnet`) and how many attempts it took, from the process record. */
+/**
+ * Who served the answer: its target (`claude-cli/sonnet`) and how many attempts it took, from the
+ * process record; and, with the response cache on, whether it came from there.
+ */
 function attribution(handle: ProcessHandle): Record<string, string> {
   const { attempts } = handle.record();
-  return { 'x-gateway-model': attempts.at(-1)!.target, 'x-gateway-attempts': String(attempts.length) };
+  const headers: Record<string, string> = { 'x-gateway-model': attempts.at(-1)!.target, 'x-gateway-attempts': String(attempts.length) };
+  if (handle.cache) headers['x-cache'] = handle.cache;
+  return headers;
+}
+
+/** The client asked that no cached answer be used (`Cache-Control: no-cache` or `no-store`). */
+function noCache(header: string | undefined): boolean {
+  return header !== undefined && /(?:^|,)\s*no-(?:cache|store)\s*(?:,|$)/i.test(header);
 }
 
 const chatCompletions: FastifyPluginAsync = async (app) => {
@@ -33,7 +43,8 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
     const signal = body.background ? undefined : disconnected(reply);
     // Errors up to here (validation, the provider's refusals, CLI missing, 404 session, 429 queue full) are ordinary JSON
     // answers; once a stream has started they can only be its last event.
-    const handle = await gateway.submit(job, { principal: request.principal, signal });
+    const cache = !body.background && body.cache !== false && !noCache(request.headers['cache-control']);
+    const handle = await gateway.submit(job, { principal: request.principal, signal, cache });
     if (body.stream && !body.background) return stream(reply, handle, Boolean(body.stream_options?.include_usage));
     reply.header('x-process-id', handle.id).header('x-session-id', handle.sessionId);
     if (body.background) return reply.code(202).headers(attribution(handle)).send(toProcessObject(handle.record()));
@@ -45,9 +56,20 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
     return reply.send(toChatCompletion(result!));
   });
 
-  /** Server-sent events: each of the run's events is written as it comes, never held back. */
+  /**
+   * Server-sent events: each of the run's events is written as it comes, never held back. The
+   * stream opens with the run's first event: until then the gateway may still retry or fall back,
+   * and a run that fails before it has anything to send answers as a plain error, with its status.
+   */
   async function stream(reply: FastifyReply, handle: ProcessHandle, includeUsage: boolean) {
     const chunks = new ChunkStream(handle.ids, includeUsage);
+    const events = handle.events[Symbol.asyncIterator]();
+    const first = await events.next();
+    const failed = !first.done && first.value.type === 'outcome' ? first.value.outcome.error : undefined;
+    if (failed) {
+      reply.header('x-process-id', handle.id).header('x-session-id', handle.sessionId).headers(attribution(handle));
+      return sendError(reply, failed);
+    }
     // Fire and forget, as a stream of small writes: the socket's own buffer is the only one.
     const write = (data: StreamData) => reply.raw.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
     reply.hijack();
@@ -61,7 +83,7 @@ const chatCompletions: FastifyPluginAsync = async (app) => {
       ...attribution(handle),
     });
     write(chunks.start(handle.sessionId));
-    for await (const event of handle.events) for (const data of chunks.push(event)) write(data);
+    for (let next = first; !next.done; next = await events.next()) for (const data of chunks.push(next.value)) write(data);
     reply.raw.end();
   }
 };

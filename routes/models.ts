@@ -15,7 +15,8 @@ const models: FastifyPluginAsync = async (app) => {
   app.get('/v1/models/*', async (request) => {
     const id = (request.params as { '*': string })['*'];
     if (!gateway.resolveModel(id)) throw new NotFoundError(`the model '${id}' does not exist`, 'model', 'model_not_found');
-    return toModel(id, 'anthropic');
+    // A listed model says who owns it; one served but not listed (any `anthropic/<model>`), its provider.
+    return toModel(id, gateway.models().find((m) => m.id === id)?.ownedBy ?? gateway.ownerOf(id));
   });
 };
 

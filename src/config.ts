@@ -71,6 +71,9 @@ export const envSchema = z.object({
   REQUEST_RECEIVE_TIMEOUT_MS: intFrom(1).default(30_000),
   ALLOWED_ORIGINS: csv.pipe(z.array(webOrigin)).default([]),
   ALLOWED_HOSTS: csv.pipe(z.array(hostName)).default([]),
+  /** Providers, routes, retries, cache, prices and keys (src/gateway-config.ts reads it). */
+  GATEWAY_CONFIG: z.string().min(1).refine(existsSync, 'no such file').optional(),
+  CACHE_TTL_S: z.coerce.number().min(0).default(0),
 });
 
 /** The validated environment turned into the gateway's settings; `Config` is inferred from it. */
@@ -118,6 +121,10 @@ export function configSchema(cwd: string) {
       requestReceiveTimeoutMs: e.REQUEST_RECEIVE_TIMEOUT_MS,
       allowedOrigins: e.ALLOWED_ORIGINS,
       allowedHosts: e.ALLOWED_HOSTS,
+      /** Absolute; loaded by loadGatewayConfig (src/gateway-config.ts), not here. */
+      gatewayConfigFile: e.GATEWAY_CONFIG ? abs(e.GATEWAY_CONFIG) : undefined,
+      /** Response cache lifetime in seconds; 0: off unless GATEWAY_CONFIG has `cache:`. */
+      cacheTtlS: e.CACHE_TTL_S,
     };
   });
 }

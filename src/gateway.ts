@@ -1,11 +1,15 @@
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ModelInfo } from '../providers/types.js';
 import type { Config } from './config.js';
-import { GatewayError, NotFoundError } from './core/errors.js';
+import { GatewayError, ModelNotAllowedError, NotFoundError } from './core/errors.js';
 import { EventBus } from './core/event-bus.js';
 import type { Logger } from './core/logger.js';
-import { type Principal, visibleTo } from './core/ownership.js';
-import type { ListQuery, ProcessPage, SessionEntry, SessionListQuery, Storage, UsageQuery } from './core/ports.js';
+import { ANONYMOUS, type Principal, visibleTo } from './core/ownership.js';
+import type { ListQuery, ProcessPage, ResponseCache, SessionEntry, SessionListQuery, Storage, UsageQuery } from './core/ports.js';
+import { cacheKey } from './core/response-cache.js';
+import { Router, type RoutingSettings } from './core/routing.js';
+import { Spend } from './core/spend.js';
+import { usageEntry } from './core/usage-entry.js';
 import { type ProcessHandle, ProcessManager } from './core/process-manager.js';
 import type { EventType, GatewayEvent, ProcessRecord } from './core/process-types.js';
 import { Readiness } from './core/readiness.js';
@@ -26,6 +30,11 @@ export interface SubmitOptions {
   principal: Principal;
   /** Aborted when the submitter goes away before its answer is complete: the process is cancelled. */
   signal?: AbortSignal;
+  /**
+   * Whether the response cache may answer (and keep the answer): false for background jobs and
+   * clients that opt out. Only stateless requests are cached whatever this says.
+   */
+  cache?: boolean;
 }
 
 /** Which events a subscriber wants, of those it may see. */
@@ -101,22 +110,32 @@ export interface Gateway {
   shutdown(graceMs: number): Promise<void>;
   /** Every provider's models. */
   models(): ModelInfo[];
-  /** The serving provider's own name of a model, or undefined when none serves it. */
+  /** The serving provider's own name of a model (a route's first target's), or undefined when none serves it. */
   resolveModel(requested: string): string | undefined;
+  /** Who answers for a served model on `/v1/models`: `gateway` for a route, else its provider's name. */
+  ownerOf(requested: string): string;
   stats(): GatewayStats;
+  /** Whether a response cache is on (answers then say `x-cache`). */
+  readonly caching: boolean;
+  /** Takes new routing settings (a reloaded GATEWAY_CONFIG); throws, keeping the old ones, when a route cannot be served. */
+  reconfigure(routing: RoutingSettings): void;
 }
 
 export interface GatewayDeps {
   log: Logger;
   /** The providers, and which one serves a model name. */
   registry: ProviderRegistry;
+  /** Routes, retries, cooldowns and prices (GATEWAY_CONFIG); default: none, and the default retry policy. */
+  routing?: RoutingSettings;
+  /** The response cache, when it is on. */
+  cache?: ResponseCache;
 }
 
 /**
  * Opens the gateway: its directories and storage (the previous run's records recovered), the
  * process manager over them, the providers started. A start that fails holds nothing open.
  */
-export async function createGateway(config: Config, { log, registry }: GatewayDeps): Promise<Gateway> {
+export async function createGateway(config: Config, { log, registry, routing, cache }: GatewayDeps): Promise<Gateway> {
   prepareDirectories(config, (message) => log.warn(message));
   const storage = openJsonlStorage(config, log);
   try {
@@ -125,11 +144,19 @@ export async function createGateway(config: Config, { log, registry }: GatewayDe
       log.error({ err }, 'an event could not be recorded or delivered'),
     );
     recordEvents(bus, storage);
+    const spend = new Spend();
+    for (const entry of await storage.usage.query({ viewer: ANONYMOUS })) spend.add(entry);
+    // After the ledger's own recorder: what a key spent counts once it is on disk.
+    bus.record(async (e) => {
+      const entry = e.type === 'PROCESS_COMPLETE' && e.internal?.record && usageEntry(e.internal.record);
+      if (entry) spend.add(entry);
+    });
+    const router = new Router(registry, routing);
     const readiness = new Readiness();
-    const manager = new ProcessManager({ registry, bus, sessions: storage.sessions, readiness, config, log });
+    const manager = new ProcessManager({ router, bus, sessions: storage.sessions, conversations: storage.conversations, readiness, config, log });
     await manager.recover(await storage.records.unfinished());
     for (const provider of registry.providers) provider.capabilities.lifecycle?.start();
-    return new CoreGateway(registry, storage, bus, manager, readiness);
+    return new CoreGateway({ registry, router, storage, bus, manager, readiness, spend, cache, log });
   } catch (err) {
     await storage.close();
     throw err;
@@ -148,26 +175,87 @@ function wants({ filter: f, principal }: Subscription): (e: GatewayEvent) => boo
     (!f.types || f.types.includes(e.type));
 }
 
+interface CoreParts {
+  registry: ProviderRegistry;
+  router: Router;
+  storage: Storage;
+  bus: EventBus;
+  manager: ProcessManager;
+  readiness: Readiness;
+  spend: Spend;
+  cache?: ResponseCache;
+  log: Logger;
+}
+
 class CoreGateway implements Gateway {
   private stopped: Promise<void> | undefined;
+  private readonly registry: ProviderRegistry;
+  private readonly router: Router;
+  private readonly storage: Storage;
+  private readonly bus: EventBus;
+  private readonly manager: ProcessManager;
+  private readonly readiness: Readiness;
+  private readonly spend: Spend;
+  private readonly cache?: ResponseCache;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly registry: ProviderRegistry,
-    private readonly storage: Storage,
-    private readonly bus: EventBus,
-    private readonly manager: ProcessManager,
-    private readonly readiness: Readiness,
-  ) {}
+  constructor(parts: CoreParts) {
+    ({
+      registry: this.registry,
+      router: this.router,
+      storage: this.storage,
+      bus: this.bus,
+      manager: this.manager,
+      readiness: this.readiness,
+      spend: this.spend,
+      cache: this.cache,
+      log: this.log,
+    } = parts);
+  }
 
   get closing(): boolean {
     return this.manager.closing;
   }
 
-  async submit(job: Job, { principal, signal }: SubmitOptions): Promise<ProcessHandle> {
-    const handle = await this.manager.submit({ ...job, owner: principal });
+  get caching(): boolean {
+    return this.cache !== undefined;
+  }
+
+  /**
+   * The key's policy first (its allowed models, its budget: refused before anything runs), then the
+   * response cache, then the process manager. A budgeted key's run may spend what the key has left.
+   */
+  async submit(job: Job, { principal, signal, cache = true }: SubmitOptions): Promise<ProcessHandle> {
+    const allowed = principal.policy?.models;
+    if (allowed && !allowed.includes(job.model)) throw new ModelNotAllowedError(job.model);
+    const allowance = this.spend.allowance(principal);
+    const owned = { ...job, owner: principal, request: allowance === undefined ? job.request : { ...job.request, budgetUsd: allowance } };
+    const key = this.cache && cache ? cacheKey(job.model, job.request) : undefined;
+    const hit = key === undefined ? undefined : await this.cache!.get(key);
+    if (hit) return this.manager.answerCached(owned, hit);
+    const handle = await this.manager.submit(owned);
     if (signal?.aborted) handle.cancel('client_disconnected');
     else signal?.addEventListener('abort', () => handle.cancel('client_disconnected'), { once: true });
-    return handle;
+    if (key !== undefined) this.keep(key, handle);
+    return this.cache ? { ...handle, cache: 'miss' } : handle;
+  }
+
+  /** A completed answer goes into the cache (one waiting for tool results is not complete). */
+  private keep(key: string, handle: ProcessHandle): void {
+    void handle.done.then(async ({ result }) => {
+      const record = handle.record();
+      if (!result || record.status !== 'completed') return;
+      const answer = { text: result.text, toolCalls: result.toolCalls, finishReason: result.finishReason, usage: result.usage, raw: result.raw };
+      try {
+        await this.cache!.set(key, { target: record.attempts.at(-1)!.target, result: answer, costUsd: record.cost_usd });
+      } catch (err) {
+        this.log.warn({ err }, 'an answer could not be kept in the response cache');
+      }
+    });
+  }
+
+  reconfigure(routing: RoutingSettings): void {
+    this.router.update(routing);
   }
 
   async get(id: string, principal: Principal): Promise<ProcessRecord> {
@@ -208,6 +296,7 @@ class CoreGateway implements Gateway {
     // Every provider that keeps sessions is asked (ids are unique): also right for a session whose provider is not recorded.
     // The transcript goes before the entry: a failure leaves the session there, to delete again.
     await Promise.all(this.registry.providers.map((p) => p.capabilities.sessionStore?.deleteSession(id)));
+    await this.storage.conversations.remove(id);
     await this.storage.sessions.forget(id);
     if (purge) await this.storage.sessionLog.remove(id);
     return session;
@@ -254,11 +343,16 @@ class CoreGateway implements Gateway {
   }
 
   models(): ModelInfo[] {
-    return this.registry.models();
+    return [...this.registry.models(), ...this.router.models()];
   }
 
   resolveModel(requested: string): string | undefined {
-    return this.registry.resolve(requested)?.model;
+    return this.router.plan(requested)?.targets[0]?.model;
+  }
+
+  ownerOf(requested: string): string {
+    const plan = this.router.plan(requested);
+    return plan?.route ? 'gateway' : (plan?.targets[0]?.provider.name ?? 'gateway');
   }
 
   stats(): GatewayStats {

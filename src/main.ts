@@ -1,25 +1,33 @@
-import { ProviderRegistry } from '../providers/registry.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './http/logger.js';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { StartupError } from './core/errors.js';
-import { createGateway } from './gateway.js';
-import { createProviders } from './providers.js';
+import { type GatewayConfig, routingSettings } from './gateway-config.js';
+import { openGateway, readGatewayConfig } from './start.js';
+
+/** Exits 2 with the message of a bad configuration (naming the variable, or the file and the field). */
+function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`claude-cli-gateway: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+function configure(): { config: Config; gatewayConfig?: GatewayConfig } {
+  try {
+    const config = loadConfig();
+    return { config, gatewayConfig: readGatewayConfig(config, process.env) };
+  } catch (err) {
+    exitOnConfigError(err);
+  }
+}
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`claude-cli-gateway: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const { config, gatewayConfig } = configure();
   const log = createLogger(config.logLevel);
-  const gateway = await createGateway(config, { log, registry: new ProviderRegistry(createProviders(config, process.env, log)) });
-  const app = await buildApp(config, gateway, { log });
+  const gateway = await openGateway(config, { env: process.env, log, gatewayConfig }).catch(exitOnConfigError);
+  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys });
   if (!app.keyRing.enabled && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     app.log.warn(
       { host: config.host },
@@ -45,11 +53,29 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // GATEWAY_CONFIG (its routes, retries, cooldowns, prices and keys) and the key file are read
+  // again; anything wrong keeps what was in force. Providers and the cache stay as started.
+  let routing = gatewayConfig && routingSettings(gatewayConfig);
   process.on('SIGHUP', () => {
     try {
-      app.log.info({ keys: app.keyRing.reload() }, 'API keys reloaded');
+      const reloaded = readGatewayConfig(config, process.env);
+      const next = reloaded && routingSettings(reloaded);
+      try {
+        if (next) gateway.reconfigure(next);
+      } catch (err) {
+        // A route to a provider declared since start: providers are made at start only.
+        throw new Error(`GATEWAY_CONFIG ${config.gatewayConfigFile}: ${err instanceof Error ? err.message : String(err)} (providers are not reloaded: restart for new ones)`);
+      }
+      try {
+        app.log.info({ keys: app.keyRing.reload(reloaded?.keys) }, 'configuration and API keys reloaded');
+      } catch (err) {
+        // All or nothing: the routes go back to what they were with the keys.
+        if (next && routing) gateway.reconfigure(routing);
+        throw err;
+      }
+      routing = next ?? routing;
     } catch (err) {
-      app.log.error({ err }, 'API key file could not be read: the previous keys stay in force');
+      app.log.error({ err: err instanceof Error ? err.message : String(err) }, 'the configuration could not be reloaded: the previous keys stay in force, and so do the routes');
     }
   });
   await app.listen({ host: config.host, port: config.port });

@@ -2,20 +2,31 @@ import { AnthropicProvider } from '../providers/anthropic/index.js';
 import { anthropicSettings } from '../providers/anthropic/env.js';
 import { ClaudeCliProvider } from '../providers/claude-cli/index.js';
 import { resolveModel } from '../providers/claude-cli/models.js';
+import { OpenAICompatibleProvider } from '../providers/openai-compatible/index.js';
 import type { Provider } from '../providers/types.js';
 import type { Config } from './config.js';
 import type { Logger } from './core/logger.js';
+import { DEFAULT_RETRY } from './core/retry-policy.js';
+import type { GatewayConfig, ResolvedProvider } from './gateway-config.js';
 
 /**
  * The providers the configuration and `env` describe, in registry order: the Claude CLI (`env` is
- * what its allow-list is taken from), then the Anthropic API when `env` has a credential for it.
+ * what its allow-list is taken from), the Anthropic API when `env` has a credential for it, then
+ * those GATEWAY_CONFIG declares.
  */
-export function createProviders(config: Config, env: NodeJS.ProcessEnv, log: Logger): Provider[] {
+export function createProviders(config: Config, env: NodeJS.ProcessEnv, log: Logger, gatewayConfig?: GatewayConfig): Provider[] {
   const anthropic = anthropicSettings(env);
-  return [createCliProvider(config, env, log), ...(anthropic ? [new AnthropicProvider(anthropic)] : [])];
+  const declared = Object.entries(gatewayConfig?.providers ?? {}).map(([name, p]) => declaredProvider(name, p));
+  const attempts = gatewayConfig?.retry.attempts ?? DEFAULT_RETRY.attempts;
+  return [createCliProvider(config, env, log, attempts - 1), ...(anthropic ? [new AnthropicProvider(anthropic)] : []), ...declared];
 }
 
-function createCliProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger): Provider {
+function declaredProvider(name: string, p: ResolvedProvider): Provider {
+  if (p.type === 'anthropic') return new AnthropicProvider({ name, baseUrl: p.base_url, apiKey: p.apiKey, models: p.models, headers: p.headers });
+  return new OpenAICompatibleProvider({ name, baseUrl: p.base_url, apiKey: p.apiKey, models: p.models, headers: p.headers });
+}
+
+function createCliProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger, maxRetries: number): Provider {
   return new ClaudeCliProvider({
     bin: config.claudeBin,
     claudeConfigDir: config.claudeConfigDir,
@@ -25,6 +36,7 @@ function createCliProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger):
     allowedTools: config.allowedTools,
     tmpDir: config.tmpDir,
     parentEnv: env,
+    maxRetries,
     onError: (err) => log.error({ err }, 'a warm Claude CLI process could not be started'),
     pool: {
       size: config.pool.size,

@@ -5,6 +5,12 @@ export interface AnthropicSettings {
   apiKey?: string;
   /** Sent as `Authorization: Bearer` (ANTHROPIC_AUTH_TOKEN), when there is no API key. */
   authToken?: string;
+  /** The prefix clients use (`<name>/<model>`); default `anthropic`. More instances come from GATEWAY_CONFIG. */
+  name?: string;
+  /** Models offered on `/v1/models`; default: the built-in list. */
+  models?: string[];
+  /** Extra headers on every request. */
+  headers?: Record<string, string>;
 }
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';

@@ -1,12 +1,7 @@
+import { type TokenPrice as Price, costOf } from '../pricing.js';
 import type { TokenUsage } from '../types.js';
 
-/** USD per million tokens; cache writes at the 5-minute rate (the gateway's breakpoints are `ephemeral`). */
-interface Price {
-  input: number;
-  output: number;
-  cacheRead: number;
-  cacheWrite: number;
-}
+// USD per million tokens; cache writes at the 5-minute rate (the gateway's breakpoints are `ephemeral`).
 
 const SONNET_4: Price = { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 };
 const OPUS_4: Price = { input: 15, output: 75, cacheRead: 1.5, cacheWrite: 18.75 };
@@ -31,11 +26,5 @@ const VERSION_SUFFIX = /-(?:\d{8}|latest)$/;
 /** What a run of `model` with this usage cost in USD, or null when the model's price is unknown. */
 export function costUsd(model: string, usage: TokenUsage): number | null {
   const price = PRICES[model.replace(VERSION_SUFFIX, '')];
-  if (!price) return null;
-  const millionths =
-    usage.inputTokens * price.input +
-    usage.outputTokens * price.output +
-    usage.cacheReadTokens * price.cacheRead +
-    usage.cacheCreationTokens * price.cacheWrite;
-  return millionths / 1e6;
+  return price ? costOf(price, usage) : null;
 }

@@ -145,20 +145,16 @@ function toolChoice(request: ChatRequest, defined: Tool[]): ToolChoice | undefin
   return { type: 'tool', name: choice.name, ...parallel };
 }
 
-/** What the provider cannot do (yet): the CLI's tool permissions, sessions. */
+/**
+ * What the provider cannot do: the CLI's tool permissions. (A session's turn arrives with the whole
+ * conversation, which the gateway keeps: `session` says nothing here.)
+ */
 function refuseUnsupported(request: ChatRequest): void {
   if (request.permissions.allow.length) {
     throw refused('allowed_tools are Claude Code tool permissions: only the claude-cli/ models take them', 'allowed_tools', 'unsupported_parameter');
   }
   if (request.permissions.deny.length) {
     throw refused('disallowed_tools are Claude Code tool permissions: only the claude-cli/ models take them', 'disallowed_tools', 'unsupported_parameter');
-  }
-  if (request.session.kind !== 'new') {
-    throw refused(
-      'the anthropic provider keeps no sessions yet: send the whole conversation in messages, without session_id',
-      'session_id',
-      'unsupported_session',
-    );
   }
 }
 

@@ -1,6 +1,6 @@
 import { type FinishReason, ProviderError, type ProviderEvent, type ProviderResult, type ToolCall } from '../types.js';
 import { streamError } from './errors.js';
-import type { SseEvent } from './sse.js';
+import type { SseEvent } from '../sse.js';
 import { type Usage, knownDelta, streamEventSchema } from './wire.js';
 
 /** A content block as the events built it: text and thinking grow by deltas, a tool call's input by JSON fragments. */

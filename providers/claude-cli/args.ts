@@ -3,8 +3,8 @@ import type { SystemPromptFiles } from './system-prompt.js';
 
 /** The profile part of a request (or of a profile with more fields). */
 export function profileOf(req: SpawnProfile): SpawnProfile {
-  const { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema } = req;
-  return { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema };
+  const { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema, maxBudgetUsd } = req;
+  return { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema, maxBudgetUsd };
 }
 
 export function profileKey(p: SpawnProfile): string {
@@ -17,6 +17,7 @@ export function profileKey(p: SpawnProfile): string {
     p.clientTools,
     p.clientTools.length ? p.parallelToolCalls : null,
     p.jsonSchema ?? null,
+    p.maxBudgetUsd ?? null,
   ]);
 }
 
@@ -48,7 +49,7 @@ export async function writeSpawnFiles(files: SystemPromptFiles, p: SpawnProfile)
 
 /**
  * Flags for the profile and the session. Nothing a request carries goes on argv beyond the model,
- * the session id, the names of enabled built-in tools and max turns: the system prompt and the
+ * the session id, the names of enabled built-in tools, max turns and max budget: the system prompt and the
  * permission rules go through private files, the structured-output schema through the initialize
  * request (live-process.ts), the prompt on stdin. Values use the `--flag=value` form so that nothing
  * can read as another flag.
@@ -60,6 +61,7 @@ function commonArgs(p: SpawnProfile, session: { id: string; resume: boolean }, f
   // Always explicit: with no tools requested the CLI runs with none, whatever its settings say.
   args.push(`--tools=${p.toolPolicy.tools.join(',')}`);
   if (p.maxTurns !== undefined) args.push(`--max-turns=${p.maxTurns}`);
+  if (p.maxBudgetUsd !== undefined) args.push(`--max-budget-usd=${p.maxBudgetUsd}`);
   return args;
 }
 

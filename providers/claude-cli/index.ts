@@ -44,6 +44,11 @@ export interface ClaudeCliOptions {
   pool?: Omit<PoolOptions, 'spawn' | 'onError' | 'onRunLost'>;
   /** Failures nobody waits for (a warm process that could not be spawned). */
   onError?(err: unknown): void;
+  /**
+   * How often the CLI retries a failed API call by itself (CLAUDE_CODE_MAX_RETRIES): the gateway's
+   * retry policy, which bounds the CLI's own retry storm (ten retries over minutes by default).
+   */
+  maxRetries?: number;
 }
 
 /** How long `claude --version` may take before the CLI counts as broken. */
@@ -67,6 +72,7 @@ export class ClaudeCliProvider
       claudeConfigDir: opts.claudeConfigDir,
       passthrough: opts.envPassthrough,
     });
+    if (opts.maxRetries !== undefined) env.CLAUDE_CODE_MAX_RETRIES = String(opts.maxRetries);
     this.ctx = {
       bin: opts.bin,
       env,
@@ -88,7 +94,7 @@ export class ClaudeCliProvider
     }
     // Sessions are reserved from, and runs wait in, pooled processes only.
     const pooled = this.pool ? { sessionReservation: this, waitingRuns: this } : {};
-    this.capabilities = { ...pooled, sessionStore: this, lifecycle: this };
+    this.capabilities = { ...pooled, sessionStore: this, lifecycle: this, retriesItself: true };
   }
 
   /**

@@ -16,6 +16,8 @@ export interface SpawnProfile {
   parallelToolCalls: boolean;
   /** Structured output: the answer must be JSON valid against this schema. */
   jsonSchema?: Record<string, unknown>;
+  /** `--max-budget-usd`: the run stops once it has cost this much (what its key's budget leaves). */
+  maxBudgetUsd?: number;
 }
 
 /** A request as the CLI runs it, but for the session: its profile, its prompt, its tool results. */
@@ -58,6 +60,7 @@ export function prepareRequest(request: ChatRequest, allowedTools: readonly stri
     clientTools: tools.clientTools,
     parallelToolCalls: request.parallelToolCalls,
     jsonSchema: request.responseFormat && schemas.prepareJsonSchema(request.responseFormat.schema),
+    maxBudgetUsd: request.budgetUsd,
     prompt: conversation.prompt,
     toolResults: conversation.toolResults,
     stream: request.stream,

@@ -92,6 +92,20 @@ export function modelNotFound(model: string): NotFoundError {
   return new NotFoundError(`the model '${model}' does not exist (see GET /v1/models)`, 'model', 'model_not_found');
 }
 
+/** The key has spent its budget (`daily` until the next UTC day; `total` until the config gives it more). */
+export class BudgetExceededError extends GatewayError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, 'insufficient_quota', message, { code: 'budget_exceeded', retryAfterSeconds });
+  }
+}
+
+/** The key may not use this model (its `models` allow-list in GATEWAY_CONFIG). */
+export class ModelNotAllowedError extends GatewayError {
+  constructor(model: string) {
+    super(403, 'permission_error', `this API key may not use the model '${model}'`, { param: 'model', code: 'model_not_allowed' });
+  }
+}
+
 /** The path exists, but not for this method; `Allow` lists the methods it has. */
 export class MethodNotAllowedError extends GatewayError {
   constructor(method: string, path: string, allowed: readonly string[]) {

@@ -1,11 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { Principal } from './ownership.js';
+import type { KeyPolicy, Principal } from './ownership.js';
 
 /** What a key id may look like: it names the key in records, events and logs. */
 export const KEY_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/** The digest the gateway holds for a key's secret (SHA-256), as GATEWAY_CONFIG's `key_sha256` gives it in hex. */
+export const keyDigest = (secret: string): Buffer => sha256(secret);
 
 /** The id of a key given without one: from its hash, so nothing the gateway writes holds the secret. */
 export const derivedKeyId = (secret: string): string => `key_${sha256(secret).toString('hex').slice(0, 12)}`;
@@ -46,19 +49,50 @@ export interface HeldKey {
 }
 
 /**
- * The keys to check requests against. A secret listed twice under one id is one key (admin if
- * either listing is); under two ids it would make ownership ambiguous, so it is refused.
+ * A key from GATEWAY_CONFIG: already a digest (of the secret its `key_env` names, or its
+ * `key_sha256`), with the policy the file sets for it.
  */
-export function keyTable(keys: readonly KeyEntry[], adminKeys: readonly KeyEntry[]): HeldKey[] {
+export interface ConfigKey {
+  readonly id: string;
+  readonly digest: Buffer;
+  readonly admin: boolean;
+  readonly policy: KeyPolicy;
+}
+
+/**
+ * The keys to check requests against. A secret listed twice under one id is one key (admin if
+ * either listing is); under two ids it would make ownership ambiguous, so it is refused. Keys from
+ * GATEWAY_CONFIG (`configKeys`) carry a policy, so their ids must be theirs alone: an id that is
+ * also in the environment, or twice in the file, is refused.
+ */
+export function keyTable(
+  keys: readonly KeyEntry[],
+  adminKeys: readonly KeyEntry[],
+  configKeys: readonly ConfigKey[] = [],
+): HeldKey[] {
   const byDigest = new Map<string, HeldKey>();
-  const listed = [...keys.map((k) => ({ ...k, admin: false })), ...adminKeys.map((k) => ({ ...k, admin: true }))];
-  for (const k of listed) {
-    const digest = sha256(k.secret);
-    const prev = byDigest.get(digest.toString('hex'));
-    if (prev && prev.principal.keyId !== k.id) {
-      throw new KeyConfigError(`the keys '${prev.principal.keyId}' and '${k.id}' have the same secret: give it one id`);
+  const add = (id: string, digest: Buffer, admin: boolean, policy?: KeyPolicy) => {
+    const hex = digest.toString('hex');
+    const prev = byDigest.get(hex);
+    if (prev && prev.principal.keyId !== id) {
+      throw new KeyConfigError(`the keys '${prev.principal.keyId}' and '${id}' have the same secret: give it one id`);
     }
-    byDigest.set(digest.toString('hex'), { digest, principal: { keyId: k.id, admin: k.admin || (prev?.principal.admin ?? false) } });
+    const principal: Principal = { keyId: id, admin: admin || (prev?.principal.admin ?? false) };
+    byDigest.set(hex, { digest, principal: policy ? { ...principal, policy } : principal });
+  };
+  const listed = [...keys.map((k) => ({ ...k, admin: false })), ...adminKeys.map((k) => ({ ...k, admin: true }))];
+  for (const k of listed) add(k.id, sha256(k.secret), k.admin);
+  const envIds = new Set(listed.map((k) => k.id));
+  const configIds = new Set<string>();
+  for (const k of configKeys) {
+    if (envIds.has(k.id)) {
+      throw new KeyConfigError(`the key '${k.id}' is both in the environment and in GATEWAY_CONFIG: give one of them another id`);
+    }
+    if (configIds.has(k.id)) throw new KeyConfigError(`the key '${k.id}' is listed twice in GATEWAY_CONFIG`);
+    configIds.add(k.id);
+    // matchKey compares digests in constant time, which needs them all of one length.
+    if (k.digest.length !== 32) throw new KeyConfigError(`the key '${k.id}' has no SHA-256 digest`);
+    add(k.id, k.digest, k.admin, k.policy);
   }
   return [...byDigest.values()];
 }

@@ -7,6 +7,18 @@ export interface Principal {
   readonly keyId: string | null;
   /** Sees and cancels everything. */
   readonly admin: boolean;
+  /** What GATEWAY_CONFIG sets for the key (budget, allowed models, webhooks); absent for keys from the environment. */
+  readonly policy?: KeyPolicy;
+}
+
+/** A key's limits and hooks as GATEWAY_CONFIG's `keys:` declares them; an absent field sets no limit. */
+export interface KeyPolicy {
+  /** USD spent at which the key is refused (429 budget_exceeded): per UTC day, and over all time. */
+  readonly budgetUsd?: { readonly daily?: number; readonly total?: number };
+  /** The model names (routes, aliases, `provider/model`) the key may ask for; absent: all. */
+  readonly models?: readonly string[];
+  /** URLs to which the key's events are posted. */
+  readonly webhooks?: readonly string[];
 }
 
 /** Without keys the gateway has one user, who sees everything it holds. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Message } from '../../providers/types.js';
 import type { Principal } from './ownership.js';
 import type { BusEvent, GatewayEvent, ProcessRecord, ProcessStatus } from './process-types.js';
 
@@ -78,6 +79,8 @@ export interface SessionDirectory {
   list(query: SessionListQuery): Promise<SessionPage>;
   /** Registers a new session; one already there stays as it is, and is returned. */
   register(entry: SessionEntry): Promise<SessionEntry>;
+  /** The session is now the provider's that served its first turn (a route fell back to it). */
+  reassign(id: string, provider: string): Promise<void>;
   /** Forgets a session (it was deleted): it can no longer be found, listed or continued. */
   forget(id: string): Promise<void>;
 }
@@ -95,6 +98,19 @@ export interface SessionLogLine extends Record<string, unknown> {
 export interface SessionLog {
   append(sessionId: string, line: SessionLogLine): Promise<void>;
   /** Removes a session's whole log (a purge); none there is no error. */
+  remove(sessionId: string): Promise<void>;
+}
+
+/**
+ * The conversations of sessions on stateless providers, which keep none of their own: the gateway
+ * sends each turn the whole history (conversation.ts decides what is sent and what is kept).
+ */
+export interface ConversationStore {
+  /** The session's messages, oldest first; [] for a session with none. */
+  history(sessionId: string): Promise<Message[]>;
+  /** Appends one turn (what the client added, then the answer): all of it or, on a crash or failure, none. */
+  append(sessionId: string, messages: Message[]): Promise<void>;
+  /** Removes the session's conversation; none there is no error. */
   remove(sessionId: string): Promise<void>;
 }
 
@@ -138,6 +154,31 @@ export interface Storage {
   sessions: SessionDirectory;
   sessionLog: SessionLog;
   usage: UsageLedger;
+  conversations: ConversationStore;
   /** Lets go of what it holds open (the gateway stops). */
   close(): Promise<void>;
+}
+
+/**
+ * A stateless request's answer, kept for the next identical request: the result without the ids
+ * and names of the run that made it (a hit gets its own).
+ */
+export interface CachedAnswer {
+  /** The `<provider>/<model>` that served it, for `x-gateway-model` on a hit. */
+  target: string;
+  result: Omit<import('./run-types.js').RunResult, 'completionId' | 'created' | 'model' | 'processId' | 'sessionId'>;
+  /** What it cost when it ran (a hit costs nothing); null when its price was unknown. */
+  costUsd: number | null;
+}
+
+/**
+ * Answers by request key (response-cache.ts `cacheKey`). The memory one is the first; one shared
+ * between gateways (Redis) can replace it. Entries expire and are evicted on their own: a miss is
+ * never an error the caller must handle.
+ */
+export interface ResponseCache {
+  /** The answer kept under `key`, unless it expired or was evicted. */
+  get(key: string): Promise<CachedAnswer | undefined>;
+  /** Keeps an answer under `key`, replacing any there; it may decline (too large). */
+  set(key: string, answer: CachedAnswer): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type ProviderRegistry, targetName } from '../../providers/registry.js';
-import { type ChatRequest, type Provider, ProviderError, type ProviderEvent, type RunSession } from '../../providers/types.js';
+import { costOf } from '../../providers/pricing.js';
+import { type Target, targetName } from '../../providers/registry.js';
+import { type ChatRequest, type Message, type Provider, ProviderError, type ProviderEvent, type RunSession } from '../../providers/types.js';
 import type { Config } from '../config.js';
 import {
   type CancelReason,
@@ -10,16 +11,21 @@ import {
   NotFoundError,
   QueueFullError,
   ServiceUnavailableError,
+  InvalidRequestError,
+  fromProviderError,
   knownError,
   modelNotFound,
 } from './errors.js';
+import { continueConversation, turnToStore } from './conversation.js';
 import type { EventBus, PublishOptions } from './event-bus.js';
 import type { Logger } from './logger.js';
 import { type Principal, visibleTo } from './ownership.js';
-import type { SessionDirectory } from './ports.js';
+import type { CachedAnswer, ConversationStore, SessionDirectory, SessionEntry } from './ports.js';
 import { nextRecord } from './process-record.js';
 import { type NewEvent, type NewEventOf, type ProcessRecord, nowSeconds, terminalStatus } from './process-types.js';
 import type { Readiness } from './readiness.js';
+import { retryDelayMs } from './retry-policy.js';
+import type { Plan, Router } from './routing.js';
 import { RunChannel } from './run-channel.js';
 import type { CompletionJob, Outcome, RunEvent, RunIds, RunResult } from './run-types.js';
 import { routeToolResults } from './session-intent.js';
@@ -40,9 +46,28 @@ export interface ProcessHandle {
    */
   events: AsyncIterable<RunEvent>;
   cancel(reason: CancelReason): void;
+  /** With the response cache on: whether the answer came from it. */
+  cache?: 'hit' | 'miss';
 }
 
-/** A job as its provider runs it: the provider its model resolved to, prepared by it, placed in its session. */
+/**
+ * One target a job may run on, prepared by its provider. A stateless provider (one that keeps no
+ * sessions) is sent the session's stored history, and the turn is stored for the next one.
+ */
+interface Candidate {
+  target: Target;
+  name: string;
+  prepared: unknown;
+  /** For a stateless provider: what to append to the session's stored conversation once answered. */
+  conversation?: { prefix: Message[]; sent: Message[] };
+  /**
+   * The session is one the provider does not have (a cached answer's), but the gateway has its
+   * conversation: the provider starts it under its id from the whole of it.
+   */
+  replays?: boolean;
+}
+
+/** A job as its provider runs it: the current candidate's provider and prepared request, placed in its session. */
 type PlacedRequest = RunSession & { provider: Provider; prepared: unknown };
 
 /** A process's record as the manager last published it: what it reports, never read back from the store. */
@@ -56,6 +81,13 @@ interface Run {
   ids: RunIds;
   job: CompletionJob;
   request: PlacedRequest;
+  /** The targets to try, in order (the first is the one `request` was placed for), and how. */
+  candidates: Candidate[];
+  plan: Plan;
+  /** The candidate running now. */
+  current: Candidate;
+  /** Something of the run reached the client or a subscriber (a delta, a tool's activity): it is not tried again. */
+  delivered: boolean;
   controller: AbortController;
   events: RunChannel;
   finished: boolean;
@@ -70,10 +102,12 @@ interface Run {
 }
 
 export interface ProcessManagerDeps {
-  /** The providers, and which one serves a job's model. */
-  registry: ProviderRegistry;
+  /** Which targets serve a job's model, and how they are retried. */
+  router: Router;
   bus: EventBus;
   sessions: SessionDirectory;
+  /** The conversations of sessions on stateless providers. */
+  conversations: ConversationStore;
   readiness: Readiness;
   config: Config;
   log: Logger;
@@ -102,7 +136,7 @@ export class ProcessManager {
   private avgRunMs = 5_000;
 
   constructor(private readonly deps: ProcessManagerDeps) {
-    const waitingRuns = deps.registry.providers.flatMap((p) => p.capabilities.waitingRuns ?? []);
+    const waitingRuns = deps.router.providers.flatMap((p) => p.capabilities.waitingRuns ?? []);
     this.waits = new ToolWaits({
       ttlMs: deps.config.toolWaitTtlMs,
       publish: (event) => this.publish(event),
@@ -140,36 +174,109 @@ export class ProcessManager {
   }
 
   /**
-   * Runs a job: resolves its model to the provider that serves it (once: the job runs there),
-   * routes its tool results to the run that waits for them, has the provider check and prepare it
-   * (its 400s come first), checks that the provider is usable, places the job in its session (a new
-   * one on a reserved warm process, when one is ready) and queues it. Whatever fails after the
+   * Runs a job: resolves its model to the targets that serve it (a route's, in order, those cooling
+   * down left out; a continued session's provider only), routes its tool results to the run that
+   * waits for them, has each target's provider check and prepare it (their 400s come first, when no
+   * target takes it), keeps the usable ones, places the job in its session (a new one on a reserved
+   * warm process of the first target, when one is ready) and queues it. Whatever fails after the
    * reservation gives it back: a refused job never holds a warm process.
    */
   async submit(job: CompletionJob): Promise<ProcessHandle> {
-    const target = this.deps.registry.resolve(job.model);
-    if (!target) throw modelNotFound(job.model);
-    const { provider } = target;
+    const { router } = this.deps;
+    const plan = router.plan(job.model);
+    if (!plan) throw modelNotFound(job.model);
     const routed = routeToolResults(job.request, (ids) => this.waitingSession(ids, job.owner));
-    const chat = { ...routed.request, model: target.model };
-    const prepared = provider.prepare(chat);
-    await this.deps.readiness.assert(provider);
-    const request = await this.place(provider, chat, prepared, routed.answersWaitingRun);
+    const intent = routed.request.session;
+    const entry = intent.kind === 'new' ? undefined : await this.visibleSession(intent.sessionId, job.owner);
+    const targets = this.sessionTargets(job.model, plan.route ? router.cooldowns.order(plan.targets, targetName) : plan.targets, entry);
+    const candidates = await this.usable(await this.prepareAll(targets, routed.request, entry));
+    const request = await this.place(candidates[0]!, routed.request, routed.answersWaitingRun);
     try {
-      return await this.enqueue(job, request, targetName(target));
+      return await this.enqueue(job, request, plan, candidates);
     } catch (err) {
       this.releaseReservation(request);
       throw err;
     }
   }
 
+  /** The session a job continues or forks, if it exists and the owner may see it (else it is left to `resumable` to refuse). */
+  private async visibleSession(sessionId: string, owner: Principal): Promise<SessionEntry | undefined> {
+    const entry = await this.deps.sessions.get(sessionId);
+    return entry && visibleTo(owner, entry.key_id) ? entry : undefined;
+  }
+
+  /** A session stays on the provider that started it: only that provider's targets may continue it. */
+  private sessionTargets(model: string, targets: Target[], entry: SessionEntry | undefined): Target[] {
+    if (!entry?.provider) return targets;
+    const same = targets.filter((t) => t.provider.name === entry.provider);
+    if (same.length) return same;
+    throw new InvalidRequestError(
+      `session '${entry.session_id}' runs on the provider '${entry.provider}'; '${model}' is served by '${targets[0]!.provider.name}': continue it with a model of '${entry.provider}'`,
+      'model',
+      'session_provider_mismatch',
+    );
+  }
+
+  /** Each target's prepared request; the first target's refusal when none takes it. */
+  private async prepareAll(targets: Target[], request: ChatRequest, entry: SessionEntry | undefined): Promise<Candidate[]> {
+    const candidates: Candidate[] = [];
+    let refusal: unknown;
+    for (const target of targets) {
+      try {
+        candidates.push(await this.prepare(target, request, entry));
+      } catch (err) {
+        refusal ??= err;
+      }
+    }
+    if (!candidates.length) throw refusal;
+    return candidates;
+  }
+
+  /**
+   * A target's provider prepares the request. A stateless one continuing (or forking) a session is
+   * sent the session's stored conversation with the request's new messages, as a new conversation.
+   */
+  private async prepare(target: Target, request: ChatRequest, entry: SessionEntry | undefined): Promise<Candidate> {
+    const { provider } = target;
+    const name = targetName(target);
+    const chat = { ...request, model: target.model };
+    if (provider.capabilities.sessionStore) {
+      const replayed = entry && request.session.kind === 'continue' && (await this.replayable(provider, entry.session_id));
+      if (!replayed) return { target, name, prepared: provider.prepare(chat) };
+      const messages = continueConversation(replayed, chat.messages);
+      return { target, name, prepared: provider.prepare({ ...chat, messages, session: { kind: 'new' } }), replays: true };
+    }
+    const history = entry ? await this.deps.conversations.history(entry.session_id) : [];
+    const messages = request.session.kind === 'new' ? chat.messages : continueConversation(history, chat.messages);
+    const prepared = provider.prepare({ ...chat, messages, session: { kind: 'new' } });
+    const prefix = request.session.kind === 'fork' ? history : [];
+    return { target, name, prepared, conversation: { prefix, sent: request.messages } };
+  }
+
+  /** The stored conversation of a session its (stateful) provider does not have, if the gateway has one. */
+  private async replayable(provider: Provider, sessionId: string): Promise<Message[] | undefined> {
+    if (await provider.hasSession(sessionId)) return undefined;
+    const history = await this.deps.conversations.history(sessionId);
+    return history.length ? history : undefined;
+  }
+
+  /** The candidates whose provider is usable (the first one's 503 when none is). */
+  private async usable(candidates: Candidate[]): Promise<Candidate[]> {
+    const checks = await Promise.allSettled(candidates.map((c) => this.deps.readiness.assert(c.target.provider)));
+    const ok = candidates.filter((_, i) => checks[i]!.status === 'fulfilled');
+    if (!ok.length) throw (checks[0] as PromiseRejectedResult).reason;
+    return ok;
+  }
+
   /** A prepared request in the session it continues (a fork starts from it), or in a new one. */
-  private async place(provider: Provider, chat: ChatRequest, prepared: unknown, answersWaitingRun: boolean): Promise<PlacedRequest> {
+  private async place(candidate: Candidate, request: ChatRequest, answersWaitingRun: boolean): Promise<PlacedRequest> {
     const { sessions, config } = this.deps;
-    if (chat.session.kind !== 'new') {
-      const sessionId = chat.session.sessionId;
+    const { provider } = candidate.target;
+    const { prepared } = candidate;
+    if (request.session.kind !== 'new') {
+      const sessionId = request.session.sessionId;
       const cwd = (await sessions.get(sessionId))?.cwd || config.workdir;
-      return { provider, prepared, sessionId, resume: true, cwd, answersWaitingRun };
+      return { provider, prepared, sessionId, resume: !candidate.replays, cwd, answersWaitingRun };
     }
     const reserved = provider.capabilities.sessionReservation?.reserveSession(prepared, config.workdir);
     return { provider, prepared, sessionId: reserved ?? randomUUID(), resume: false, cwd: config.workdir, answersWaitingRun };
@@ -185,20 +292,20 @@ export class ProcessManager {
     return this.waits.find(toolCallIds, owner);
   }
 
-  private async enqueue(job: CompletionJob, request: PlacedRequest, target: string): Promise<ProcessHandle> {
+  private async enqueue(job: CompletionJob, request: PlacedRequest, plan: Plan, candidates: Candidate[]): Promise<ProcessHandle> {
     if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
     const sid = request.sessionId;
     if (request.resume && !(await this.resumable(sid, job.owner, request.provider))) {
       throw new NotFoundError(`session ${sid} does not exist`, 'session_id', 'session_not_found');
     }
     // One admission at a time: the queue's checks and the queueing stay one step however late the stores answer.
-    const admitted = this.admission.then(() => this.admit(job, request, target));
+    const admitted = this.admission.then(() => this.admit(job, request, plan, candidates));
     this.admission = admitted.catch(() => undefined);
     return admitted;
   }
 
   /** Queues a job once its session and its process are recorded, or refuses it (shutting down, queue full). */
-  private async admit(job: CompletionJob, request: PlacedRequest, target: string): Promise<ProcessHandle> {
+  private async admit(job: CompletionJob, request: PlacedRequest, plan: Plan, candidates: Candidate[]): Promise<ProcessHandle> {
     const { config, sessions } = this.deps;
     // Again: shutdown may have begun while the session was looked up, or earlier admissions were.
     if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
@@ -220,6 +327,10 @@ export class ProcessManager {
       ids: { completionId: randomUUID().replaceAll('-', ''), created: Math.floor(Date.now() / 1000), model: job.model, processId: id },
       job,
       request,
+      candidates,
+      plan,
+      current: candidates[0]!,
+      delivered: false,
       controller: new AbortController(),
       events: new RunChannel(),
       finished: false,
@@ -238,7 +349,7 @@ export class ProcessManager {
         status: 'queued',
         model: job.model,
         key_id: job.owner.keyId,
-        internal: { messages: job.messages, target },
+        internal: { messages: job.messages, target: candidates[0]!.name },
       });
     } catch (err) {
       // Not recorded, so not run: the client gets the error, the record (as far as it got) ends failed.
@@ -256,6 +367,47 @@ export class ProcessManager {
       done,
       events: run.events,
       cancel: (reason) => void this.cancel(id, reason),
+    };
+  }
+
+  /**
+   * Answers a job from the response cache: a process of its own, queued, started and completed at
+   * once, that takes no slot and costs nothing; its usage counts every prompt token as cached.
+   */
+  async answerCached(job: CompletionJob, cached: CachedAnswer): Promise<ProcessHandle> {
+    if (this.isClosing) throw new ServiceUnavailableError('the gateway is shutting down', 'shutting_down');
+    const id = `proc_${randomUUID().replaceAll('-', '')}`;
+    const sid = randomUUID();
+    const ids: RunIds = { completionId: randomUUID().replaceAll('-', ''), created: Math.floor(Date.now() / 1000), model: job.model, processId: id };
+    const u = cached.result.usage;
+    const usage = { inputTokens: 0, outputTokens: u.outputTokens, cacheReadTokens: u.inputTokens + u.cacheReadTokens + u.cacheCreationTokens, cacheCreationTokens: 0 };
+    const result: RunResult = { ...cached.result, ...ids, sessionId: sid, usage };
+    const base = { process_id: id, session_id: sid, model: job.model, key_id: job.owner.keyId };
+    // The answer's session can be continued like any other: its provider is the target's, and the
+    // gateway keeps its conversation (a provider that keeps sessions starts it from that).
+    const provider = cached.target.slice(0, cached.target.indexOf('/'));
+    const cwd = this.deps.config.workdir;
+    await this.deps.sessions.register({ session_id: sid, cwd, created_at: nowSeconds(), key_id: job.owner.keyId, provider, model: job.model });
+    await this.deps.conversations.append(sid, turnToStore(job.request.messages, result));
+    const published: Published = {};
+    this.published.set(id, published);
+    await this.publish({ ...base, type: 'PROCESS_QUEUED', ts: nowSeconds(), status: 'queued', internal: { messages: job.messages, target: cached.target } });
+    await this.publish({ ...base, type: 'PROCESS_STARTED', ts: nowSeconds(), status: 'running' });
+    const failure = await this.complete(this.deps.log, { ...base, type: 'PROCESS_COMPLETE', ts: nowSeconds(), status: 'completed', result, internal: { costUsd: 0 } });
+    const outcome: Outcome = failure ? { error: failure } : { result };
+    const events = new RunChannel();
+    // A streamed hit sends the whole answer as one delta.
+    if (job.request.stream && result.text) events.push({ type: 'text', text: result.text });
+    events.push({ type: 'outcome', outcome });
+    return {
+      id,
+      sessionId: sid,
+      ids,
+      record: () => published.record!,
+      done: Promise.resolve(outcome),
+      events,
+      cancel: () => undefined,
+      cache: 'hit',
     };
   }
 
@@ -369,6 +521,7 @@ export class ProcessManager {
   private async execute(run: Run): Promise<void> {
     const { config } = this.deps;
     const started = Date.now();
+    const deadlineAt = started + config.requestTimeoutMs;
     const deadline = setTimeout(
       () => run.controller.abort(new DeadlineError(config.requestTimeoutMs)),
       config.requestTimeoutMs,
@@ -376,11 +529,7 @@ export class ProcessManager {
     try {
       // A run the session abandoned stops before this turn starts (one process, one run at a time).
       await this.waits.interrupted(run.request.sessionId);
-      const { provider, prepared, ...session } = run.request;
-      for await (const ev of provider.run(prepared, session, run.controller.signal)) {
-        await this.onEvent(run, ev);
-      }
-      if (!run.finished) throw new ProviderError('bad_output', 'the provider ended without a result', { code: 'bad_cli_output' });
+      await this.attempt(run, deadlineAt);
     } catch (err) {
       // Also a tool event that could not be recorded: the run stops with that error.
       if (!run.finished) await this.finish(run, this.asGatewayError(run.log, err));
@@ -391,10 +540,108 @@ export class ProcessManager {
     }
   }
 
+  /**
+   * Tries the run's candidates in order, each as often as the retry policy allows, while nothing of
+   * the run has reached anyone: a retryable failure is tried again after a backoff (or the upstream's
+   * Retry-After), then the next target; every failed try is a PROCESS_RETRY event. Throws what ends
+   * the run (the last failure, a cancellation, the deadline).
+   */
+  private async attempt(run: Run, deadlineAt: number): Promise<void> {
+    const { router } = this.deps;
+    for (let i = 0; ; i++) {
+      const candidate = run.current;
+      // The target's share of what is left: its tries and their waits, whatever happens, leave the
+      // targets after it theirs.
+      const targetDeadline = Date.now() + Math.ceil(Math.max(1, deadlineAt - Date.now()) / (run.candidates.length - i));
+      for (let tries = 1; ; tries++) {
+        const failure = await this.tryOnce(run, candidate, this.attemptTimeoutMs(run, targetDeadline));
+        if (!failure) {
+          router.cooldowns.succeeded(candidate.name);
+          return;
+        }
+        if (failure.retryable) router.cooldowns.failed(candidate.name);
+        // One that retries by itself (the CLI) is tried once: its own retries are bounded by the same policy.
+        const again = candidate.target.provider.capabilities.retriesItself ? undefined : retryDelayMs(run.plan.retry, tries, failure, targetDeadline - Date.now());
+        const next = again !== undefined ? candidate : movesOn(failure) ? run.candidates[i + 1] : undefined;
+        if (!next) throw failure;
+        await this.publishRetry(run, candidate, failure, next, again ?? 0);
+        if (again === undefined) {
+          this.switchTo(run, next);
+          break;
+        }
+        await sleep(again, run.controller.signal);
+      }
+    }
+  }
+
+  /**
+   * One try of a candidate: undefined once the run has its outcome, else the ProviderError it
+   * failed with while it may still be tried again (nothing delivered). Anything else is thrown.
+   */
+  private async tryOnce(run: Run, candidate: Candidate, timeoutMs: number): Promise<ProviderError | undefined> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(run.controller.signal.reason);
+    run.controller.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(
+      () => controller.abort(new ProviderError('timeout', `${candidate.name} did not answer within ${timeoutMs} ms`, { code: 'upstream_timeout' })),
+      timeoutMs,
+    );
+    try {
+      const { provider, prepared, ...session } = run.request;
+      for await (const ev of provider.run(prepared, session, controller.signal)) {
+        await this.onEvent(run, ev);
+        // The try's deadline leaves time for the targets after it; once something reached the client
+        // there is no moving on, and cutting the answer would only break it: the request's deadline is left.
+        if (run.delivered) clearTimeout(timer);
+      }
+      if (!run.finished) throw new ProviderError('bad_output', 'the provider ended without a result', { code: 'bad_cli_output' });
+      return undefined;
+    } catch (err) {
+      if (run.finished || run.delivered || run.controller.signal.aborted || !(err instanceof ProviderError)) throw err;
+      return err;
+    } finally {
+      clearTimeout(timer);
+      run.controller.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** A try's deadline: the route's `timeout_ms`, within what is left of its target's share. */
+  private attemptTimeoutMs(run: Run, targetDeadline: number): number {
+    const left = Math.max(1, targetDeadline - Date.now());
+    return Math.min(left, run.plan.attemptTimeoutMs ?? left);
+  }
+
+  /** The run goes on with another target, in the same session (a new one, for a provider that did not place it). */
+  private switchTo(run: Run, next: Candidate): void {
+    run.current = next;
+    run.request = { ...run.request, provider: next.target.provider, prepared: next.prepared };
+    run.log.info({ target: next.name }, 'falling back to the next target');
+  }
+
+  private publishRetry(run: Run, failed: Candidate, error: ProviderError, next: Candidate, delayMs: number): Promise<void> {
+    run.log.warn({ target: failed.name, code: error.code, next: next.name, delay_ms: delayMs }, `attempt failed: ${error.message}`);
+    return this.publish({
+      type: 'PROCESS_RETRY',
+      ts: nowSeconds(),
+      process_id: run.id,
+      session_id: run.request.sessionId,
+      status: 'running',
+      model: run.job.model,
+      target: failed.name,
+      error: fromProviderError(error).toJSON(),
+      next_target: next.name,
+      delay_ms: delayMs,
+      key_id: run.job.owner.keyId,
+    });
+  }
+
   private async onEvent(run: Run, ev: ProviderEvent): Promise<void> {
     if (run.finished) return;
     // Deltas are kept for a reader only when the job streams: nobody reads them otherwise.
-    if (ev.type !== 'result' && run.job.request.stream) run.events.push(ev);
+    if (ev.type !== 'result' && run.job.request.stream) {
+      run.delivered = true;
+      run.events.push(ev);
+    }
     const base = {
       ts: nowSeconds(),
       process_id: run.id,
@@ -405,9 +652,11 @@ export class ProcessManager {
     };
     switch (ev.type) {
       case 'tool_use':
+        run.delivered = true;
         await this.publish({ ...base, type: 'PROCESS_TOOL_USE', tool_use_id: ev.id, name: ev.name, input: ev.input });
         break;
       case 'tool_result':
+        run.delivered = true;
         await this.publish({
           ...base,
           type: 'PROCESS_TOOL_RESULT',
@@ -418,8 +667,9 @@ export class ProcessManager {
         break;
       case 'result': {
         const { cliMs, costUsd, ...result } = ev.result;
+        const price = this.deps.router.price(run.current.target, run.job.model);
         run.cliMs = cliMs;
-        run.costUsd = costUsd;
+        run.costUsd = price ? costOf(price, result.usage) : costUsd;
         await this.finish(run, { ...result, ...run.ids });
         break;
       }
@@ -462,6 +712,11 @@ export class ProcessManager {
     run.finished = true;
     const status = terminalStatus(error);
     if (error && status === 'failed') run.log.warn({ status: error.status, code: error.code }, error.message);
+    const unstored = result && (await this.storeTurn(run, result));
+    if (unstored) {
+      await this.settleUnrecorded(run, unstored);
+      return;
+    }
     const unrecorded = await this.complete(run.log, {
       type: 'PROCESS_COMPLETE',
       ts: nowSeconds(),
@@ -473,6 +728,40 @@ export class ProcessManager {
       ...(error ? { error: error.toJSON(), internal: { claude: error.raw } } : { result, internal: { costUsd: run.costUsd ?? null } }),
     });
     this.settle(run, unrecorded ? { error: unrecorded, cliMs: run.cliMs } : { result, error, cliMs: run.cliMs });
+  }
+
+  /**
+   * A stateless provider's answered turn goes into the session's stored conversation (its next turn
+   * is sent it), and a session another provider placed is now this one's. Returns the error when that
+   * cannot be written: the turn would be lost, so the process fails.
+   */
+  private async storeTurn(run: Run, result: RunResult): Promise<GatewayError | undefined> {
+    const { conversation } = run.current;
+    const sid = run.request.sessionId;
+    try {
+      const provider = run.current.target.provider;
+      if (!run.request.resume && provider !== run.candidates[0]!.target.provider) await this.deps.sessions.reassign(sid, provider.name);
+      if (conversation) await this.deps.conversations.append(sid, [...conversation.prefix, ...turnToStore(conversation.sent, result)]);
+      return undefined;
+    } catch (err) {
+      return this.asGatewayError(run.log, err);
+    }
+  }
+
+  /** The run's outcome could not be kept: the process fails with that error. */
+  private async settleUnrecorded(run: Run, error: GatewayError): Promise<void> {
+    run.log.error({ code: error.code }, `${error.message}: the process fails with this error`);
+    const unrecorded = await this.complete(run.log, {
+      type: 'PROCESS_COMPLETE',
+      ts: nowSeconds(),
+      process_id: run.id,
+      session_id: run.request.sessionId,
+      status: 'failed',
+      model: run.job.model,
+      key_id: run.job.owner.keyId,
+      error: error.toJSON(),
+    });
+    this.settle(run, { error: unrecorded ?? error, cliMs: run.cliMs });
   }
 
   /** Tells the submitter how the run ended: `done`, and the last of its events. */
@@ -539,4 +828,25 @@ export class ProcessManager {
       });
     }
   }
+}
+
+/** Whether a failure lets the next target try: a retryable one, or one of this target alone (its credentials, its model, its availability). */
+function movesOn(err: ProviderError): boolean {
+  return err.retryable || ['auth', 'permission', 'not_found', 'unavailable'].includes(err.kind);
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -26,6 +26,8 @@ export function nextRecord(prev: ProcessRecord | undefined, event: NewEvent): Pr
       };
     case 'PROCESS_STARTED':
       return prev && { ...prev, status: 'running', started_at: event.ts };
+    case 'PROCESS_RETRY':
+      return prev && { ...prev, attempts: [...failLast(prev.attempts, event.error), { target: event.next_target }] };
     case 'PROCESS_REQUIRES_ACTION':
       return prev && { ...prev, status: 'requires_action', result: event.result ?? null, required_action: event.required_action };
     case 'PROCESS_COMPLETE':

@@ -51,6 +51,7 @@ export type ProcessRecord = z.infer<typeof processRecordSchema>;
 export const eventTypeSchema = z.enum([
   'PROCESS_QUEUED',
   'PROCESS_STARTED',
+  'PROCESS_RETRY',
   'PROCESS_TOOL_USE',
   'PROCESS_TOOL_RESULT',
   'PROCESS_REQUIRES_ACTION',
@@ -83,6 +84,13 @@ function eventSchema<T extends EventType, S extends z.ZodType, F extends z.ZodRa
 export const gatewayEventSchema = z.discriminatedUnion('type', [
   eventSchema('PROCESS_QUEUED', z.literal('queued'), {}),
   eventSchema('PROCESS_STARTED', z.literal('running'), {}),
+  /** A try failed and another follows: the same target after `delay_ms`, or the next one. */
+  eventSchema('PROCESS_RETRY', z.literal('running'), {
+    target: z.string(),
+    error: openAIErrorSchema,
+    next_target: z.string(),
+    delay_ms: z.number(),
+  }),
   eventSchema('PROCESS_TOOL_USE', z.literal('running'), { tool_use_id: z.string(), name: z.string(), input: z.unknown().optional() }),
   eventSchema('PROCESS_TOOL_RESULT', z.literal('running'), { tool_use_id: z.string(), content: z.unknown().optional(), is_error: z.boolean() }),
   eventSchema('PROCESS_REQUIRES_ACTION', z.literal('requires_action'), { result: runResultSchema.optional(), required_action: requiredActionSchema }),

@@ -3,7 +3,8 @@ import type { BusEvent } from './process-types.js';
 
 /**
  * The line an event adds to its session's log (`$LOG_DIR/<session_id>.jsonl`, the contract's
- * format): per turn a request line, then a response or error line, tool activity in between.
+ * format): per turn a request line, then a response or error line, tool activity and failed
+ * attempts (`retry`) in between.
  * Undefined for events the log does not follow.
  */
 export function sessionLogLine(e: BusEvent): SessionLogLine | undefined {
@@ -11,6 +12,8 @@ export function sessionLogLine(e: BusEvent): SessionLogLine | undefined {
   switch (e.type) {
     case 'PROCESS_QUEUED':
       return { ...base, type: 'request', model: e.model, messages: e.internal?.messages ?? [] };
+    case 'PROCESS_RETRY':
+      return { ...base, type: 'retry', target: e.target, error: e.error, next_target: e.next_target, delay_ms: e.delay_ms };
     case 'PROCESS_TOOL_USE':
       return { ...base, type: 'tool_use', tool_use_id: e.tool_use_id, name: e.name, input: e.input };
     case 'PROCESS_TOOL_RESULT':

@@ -13,6 +13,7 @@ import usage from '../../routes/usage.js';
 import { KeyRing, registerAuth } from './auth.js';
 import { registerBrowserGuard } from './browser-guard.js';
 import type { Config } from '../config.js';
+import type { ConfigKey } from '../core/keys.js';
 import { clientErrorHandler, registerErrorHandler, sendError } from './error-handler.js';
 import { GatewayError, InvalidRequestError, ServiceUnavailableError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
@@ -30,12 +31,17 @@ declare module 'fastify' {
 export interface AppOptions {
   /** The gateway's logger (the one the gateway logs through); pino, so that Fastify takes it as it is. */
   log: PinoLogger;
+  /** The `keys:` of GATEWAY_CONFIG (loadGatewayConfig); `app.keyRing.reload(keys)` replaces them. */
+  configKeys?: readonly ConfigKey[];
 }
 
 /**
  * Assembles the HTTP front door of `gateway`: plugins, then the gateway, then routes. Does not
  * listen, and does not shut the gateway down: its owner does, before closing the app.
  */
+/** How long closing waits for connections that are still open before cutting them. */
+const CLOSE_GRACE_MS = 1_000;
+
 export async function buildApp(config: Config, gateway: Gateway, opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // As Fastify's base logger type, so that the app keeps the default FastifyInstance type.
@@ -58,6 +64,12 @@ export async function buildApp(config: Config, gateway: Gateway, opts: AppOption
   });
   // Slow-loris guard: the head is bounded like the whole request (Node's default would be 60 s).
   app.server.headersTimeout = config.requestReceiveTimeoutMs;
+  // Closing waits for answers under way; a connection opened but silent (a client's spare one) would
+  // hold it until its receive timeout, so after a short grace whatever is left is cut.
+  app.addHook('preClose', (done) => {
+    setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+    done();
+  });
   registerErrorHandler(app, config.bodyLimitBytes);
   registerNestingLimit(app);
   // Before any other onRequest hook (auth, load shedding): its own hook marks upgrade requests so that
@@ -66,7 +78,7 @@ export async function buildApp(config: Config, gateway: Gateway, opts: AppOption
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   // Browser checks first: a foreign page learns nothing, not even whether a key is needed.
   await registerBrowserGuard(app, config);
-  const keyRing = new KeyRing({ api: config.apiKeys, admin: config.adminKeys }, config.apiKeysFile);
+  const keyRing = new KeyRing({ api: config.apiKeys, admin: config.adminKeys, config: opts.configKeys }, config.apiKeysFile);
   app.decorate('keyRing', keyRing);
   registerAuth(app, keyRing);
   registerWebSocketUpgrades(app);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { AuthenticationError } from '../core/errors.js';
-import { type HeldKey, KeyConfigError, type KeyEntry, keyEntrySchema, keyTable, matchKey } from '../core/keys.js';
+import { type ConfigKey, type HeldKey, KeyConfigError, type KeyEntry, keyEntrySchema, keyTable, matchKey } from '../core/keys.js';
 import { ANONYMOUS, type Principal } from '../core/ownership.js';
 
 declare module 'fastify' {
@@ -37,30 +37,46 @@ export function readKeyFile(file: string): KeyEntry[] {
 
 /**
  * The gateway's API keys: GATEWAY_API_KEYS and GATEWAY_ADMIN_KEYS, plus GATEWAY_API_KEYS_FILE,
- * which is read again on reload (SIGHUP).
+ * which is read again on reload (SIGHUP), plus the `keys:` of GATEWAY_CONFIG (`config`), which a
+ * reload may replace.
  */
 export class KeyRing {
   private table: HeldKey[] = [];
+  private configKeys: readonly ConfigKey[];
+  private locked: boolean;
 
   constructor(
-    private readonly keys: { api: readonly KeyEntry[]; admin: readonly KeyEntry[] },
+    private readonly keys: { api: readonly KeyEntry[]; admin: readonly KeyEntry[]; config?: readonly ConfigKey[] },
     private readonly file?: string,
   ) {
+    this.configKeys = keys.config ?? [];
+    this.locked = keys.api.length > 0 || keys.admin.length > 0 || file !== undefined || this.configKeys.length > 0;
     this.reload();
   }
 
-  /** Whether keys are required at all (a key file that is empty still locks everything). */
+  /**
+   * Whether keys are required at all (a key file that is empty still locks everything). Once
+   * locked, always locked: a reload that leaves no key locks everything out rather than opening up.
+   */
   get enabled(): boolean {
-    return this.keys.api.length > 0 || this.keys.admin.length > 0 || this.file !== undefined;
+    return this.locked;
   }
 
-  /** Re-reads the key file; throws (keeping the old keys) when it cannot be read or used. Returns the number of keys. */
-  reload(): number {
-    this.table = keyTable([...this.keys.api, ...(this.file ? readKeyFile(this.file) : [])], this.keys.admin);
-    return this.table.length;
+  /**
+   * Re-reads the key file and, when `configKeys` is given, replaces GATEWAY_CONFIG's keys with
+   * them; throws (keeping the old keys, all of them) when anything cannot be read or used. Returns
+   * the number of keys.
+   */
+  reload(configKeys?: readonly ConfigKey[]): number {
+    const config = configKeys ?? this.configKeys;
+    const table = keyTable([...this.keys.api, ...(this.file ? readKeyFile(this.file) : [])], this.keys.admin, config);
+    this.table = table;
+    this.configKeys = config;
+    if (config.length > 0) this.locked = true;
+    return table.length;
   }
 
-  /** Whom a presented key stands for; undefined when it is none of the keys. */
+  /** Whom a presented key stands for (with its policy, for a GATEWAY_CONFIG key); undefined when it is none of the keys. */
   match(candidate: string): Principal | undefined {
     return matchKey(this.table, candidate);
   }

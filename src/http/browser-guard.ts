@@ -51,12 +51,24 @@ function allowsOrigin(origin: string, host: string | undefined, p: BrowserPolicy
  * fetches and WebSockets). Every route, open ones included. CORS answers only for ALLOWED_ORIGINS.
  */
 export async function registerBrowserGuard(app: FastifyInstance, p: BrowserPolicy): Promise<void> {
+  // The few Host values a gateway sees, decided once each (parsing one is a URL parse); bounded, as
+  // anyone may send any Host.
+  const decided = new Map<string, boolean>();
+  const serves = (host: string) => {
+    let ok = decided.get(host);
+    if (ok === undefined) {
+      ok = servesHost(host, p);
+      if (decided.size >= 256) decided.clear();
+      decided.set(host, ok);
+    }
+    return ok;
+  };
   app.addHook('onRequest', async (request) => {
     const { headers, url = '' } = request.raw;
     // An absolute-form target (`GET http://host/path HTTP/1.1`) names a host too, and routes like any other.
     const target = url.startsWith('/') ? undefined : parse(url)?.host || undefined;
     for (const host of [headers.host, target]) {
-      if (host !== undefined && !servesHost(host, p)) {
+      if (host !== undefined && !serves(host)) {
         throw new ForbiddenError(`this gateway does not answer as host ${JSON.stringify(host)} (see ALLOWED_HOSTS)`, 'forbidden_host');
       }
     }

@@ -13,6 +13,9 @@ import {
 
 /** Sends a GatewayError as the OpenAI error body, with its status and headers. */
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
+  // The client went away (its process was cancelled for it): nobody reads an answer, and Fastify
+  // would hold the request open in wait for one it cannot send.
+  if (reply.raw.destroyed) return reply.hijack();
   return reply.code(err.status).headers(err.headers).send({ error: err.toJSON() });
 }
 

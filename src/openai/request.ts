@@ -51,12 +51,29 @@ function responseFormatOf(format: ChatCompletionRequest['response_format']): Cha
 }
 
 /**
+ * The fields of a chat.completions body the gateway reads itself (into the ChatRequest, or as its
+ * own extensions): everything else is the client's to pass on to a provider of the same wire format.
+ */
+const INTERPRETED = new Set([
+  'model', 'messages', 'stream', 'stream_options', 'n', 'tools', 'tool_choice', 'parallel_tool_calls', 'response_format',
+  'temperature', 'max_tokens', 'max_completion_tokens', 'stop',
+  'session_id', 'background', 'max_turns', 'allowed_tools', 'disallowed_tools', 'cache',
+]);
+
+/** The fields the gateway does not interpret (null ones are unset in OpenAI's API), or undefined when there are none. */
+function passthroughOf(body: ChatCompletionRequest): ChatRequest['passthrough'] {
+  const fields = Object.entries(body).filter(([name, value]) => !INTERPRETED.has(name) && value != null);
+  return fields.length ? Object.fromEntries(fields) : undefined;
+}
+
+/**
  * A validated OpenAI request as a ChatRequest, for the provider's model `model`. Nothing is decided
  * here about what a provider does with it: the Claude CLI, say, reads functions named after its
  * own tools as asking for them, and `allowed_tools` / `disallowed_tools` as its permission rules.
  */
 export function toChatRequest(body: ChatCompletionRequest, model: string): ChatRequest {
   const stop = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined);
+  const passthrough = passthroughOf(body);
   return {
     model,
     messages: body.messages.map(toMessage),
@@ -78,6 +95,7 @@ export function toChatRequest(body: ChatCompletionRequest, model: string): ChatR
     session: body.session_id ? { kind: 'continue', sessionId: body.session_id } : { kind: 'new' },
     maxTurns: body.max_turns ?? undefined,
     stream: body.stream === true,
+    ...(passthrough ? { passthrough } : {}),
   };
 }
 

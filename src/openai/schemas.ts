@@ -88,6 +88,8 @@ export const chatCompletionRequestSchema = z.looseObject({
   max_turns: z.number().int().min(1).max(1000).nullish(),
   allowed_tools: z.array(toolRule).max(128).nullish(),
   disallowed_tools: z.array(toolRule).max(128).nullish(),
+  /** false: the response cache neither answers nor keeps this request. */
+  cache: z.boolean().nullish(),
   // Accepted and ignored (README lists them); typed so nonsense still gets a 400.
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Fake `claude` executable for faults the real CLI can't show. Picks a behaviour by a keyword in the
 // prompt: FAKE_CRASH, FAKE_GARBAGE, FAKE_HANG, FAKE_EXIT143, FAKE_SLOW_STREAM, FAKE_ENV, FAKE_TURNS
-// (result = turns answered by this process), FAKE_PID (result = pid); else an instant "fake answer".
+// (result = turns answered by this process), FAKE_PID (result = pid), FAKE_OVERLOADED (an error result
+// as the real CLI ends a turn whose API calls kept answering 529, each such turn counted as a line of
+// $HOME/fake-claude-overloaded.count); else an instant "fake answer".
 // One-shot `-p`: the prompt is all of stdin. Long-lived `--input-format stream-json`: one JSON message
 // per stdin line (user messages, `/clear`, control_request interrupt), answered one turn at a time.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const argv = process.argv.slice(2);
@@ -146,6 +148,24 @@ async function respond(prompt) {
     return new Promise(() => {});
   }
   if (has('FAKE_EXIT143')) process.exit(143);
+  if (has('FAKE_OVERLOADED')) {
+    try { if (process.env.HOME) appendFileSync(join(process.env.HOME, 'fake-claude-overloaded.count'), `${process.pid}\n`); } catch { /* best effort */ }
+    const text = 'API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a moment.';
+    const failed = result(text, Date.now(), {
+      is_error: true, api_error_status: 529, api_error_type: 'overloaded_error', terminal_reason: 'api_error', stop_reason: 'stop_sequence',
+      total_cost_usd: 0, usage: { ...usage, input_tokens: 0, output_tokens: 0 }, modelUsage: {},
+    });
+    lastError = true;
+    if (format === 'stream-json') {
+      init();
+      line(failed);
+    } else if (format === 'json') line(failed);
+    else {
+      process.stderr.write(`${text}\n`);
+      process.exit(1);
+    }
+    return flush();
+  }
   if (has('FAKE_SLOW_STREAM')) {
     interruptible = true;
     return answer(Array.from({ length: 10 }, (_, i) => `tok${i} `), 100);

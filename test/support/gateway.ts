@@ -5,13 +5,14 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
 import { afterAll, beforeAll } from 'vitest';
-import { ProviderRegistry } from '../../providers/registry.js';
 import type { Provider } from '../../providers/types.js';
 import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/http/logger.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import { createGateway } from '../../src/gateway.js';
+import { type Gateway } from '../../src/gateway.js';
+import { type GatewayConfig, loadGatewayConfig, routingSettings } from '../../src/gateway-config.js';
 import { createProviders } from '../../src/providers.js';
+import { openGateway, readGatewayConfig } from '../../src/start.js';
 import { type MockUpstream, startMockAnthropic } from './mock-anthropic.js';
 
 export const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake-claude.mjs');
@@ -27,6 +28,9 @@ export interface TestGateway {
   dir: string;
   home: string;
   openai: OpenAI;
+  gateway: Gateway;
+  /** What main does on SIGHUP: GATEWAY_CONFIG read again, its routes and keys taken (throws, keeping the old ones, when it is bad). */
+  reload(): void;
   close(): Promise<void>;
 }
 
@@ -85,15 +89,17 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
     ...(opts.mock ? { ANTHROPIC_BASE_URL: opts.mock.url } : {}),
     ...opts.parentEnv,
   };
-  // The CLI, and the Anthropic API at the mock's URL (parentEnv has a key), unless the test gave its own.
-  const providers = opts.provider ? [opts.provider] : createProviders(config, parentEnv, log);
+  // The CLI, the Anthropic API at the mock's URL (parentEnv has a key) and GATEWAY_CONFIG's providers, unless the test gave its own.
+  const gatewayConfig = readGatewayConfig(config, parentEnv);
+  const providers = opts.provider ? [opts.provider] : createProviders(config, parentEnv, log, gatewayConfig);
   const provider = providers[0]!;
-  const gateway = await createGateway(config, { log, registry: new ProviderRegistry(providers) });
-  const app = await buildApp(config, gateway, { log });
+  const gateway = await openGateway(config, { env: parentEnv, log, gatewayConfig, providers });
+  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
   const keys = config.apiKeys;
+
   return {
     app,
     config,
@@ -102,6 +108,12 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
     dir,
     home,
     openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: keys[0]?.secret ?? 'unused', maxRetries: 0 }),
+    gateway,
+    reload() {
+      const next: GatewayConfig | undefined = config.gatewayConfigFile ? loadGatewayConfig(config.gatewayConfigFile, parentEnv) : undefined;
+      if (next) gateway.reconfigure(routingSettings(next));
+      app.keyRing.reload(next?.keys);
+    },
     async close() {
       // As the gateway's main does: the gateway drains while the app still answers, then the app closes.
       await gateway.shutdown(config.shutdownGraceMs);

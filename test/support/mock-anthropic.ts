@@ -1,7 +1,7 @@
 // Scriptable mock of the Anthropic Messages API, for tests that run the real Claude CLI (or the
 // anthropic provider) against 127.0.0.1. Only node:http; every timer and socket is released on close().
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
+import { listenMock, splitInto } from './mock-http.js';
 
 export interface MockUsage {
   input_tokens: number;
@@ -128,44 +128,13 @@ function fullUsage(u: Partial<MockUsage> | undefined): Required<MockUsage> {
   };
 }
 
-/** Splits a string into at most `n` roughly equal non-empty pieces. */
-function splitInto(s: string, n: number): string[] {
-  if (s.length === 0) return [''];
-  const size = Math.ceil(s.length / n);
-  const out: string[] = [];
-  for (let i = 0; i < s.length; i += size) out.push(s.slice(i, i + size));
-  return out;
-}
-
 export async function startMockAnthropic(opts: { port?: number } = {}): Promise<MockUpstream> {
   const requests: RecordedRequest[] = [];
   let rules: Rule[] = [];
   let defaultReply: ReplySource = DEFAULT_REPLY;
   let msgCounter = 0;
   let toolCounter = 0;
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  let closed = false;
-
-  /** Resolves true after ms, or false at once if the response went away / the mock closed. */
-  function sleep(ms: number, res: http.ServerResponse): Promise<boolean> {
-    if (closed || res.destroyed) return Promise.resolve(false);
-    if (ms <= 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const onClose = (): void => {
-        clearTimeout(t);
-        timers.delete(t);
-        resolve(false);
-      };
-      const t = setTimeout(() => {
-        timers.delete(t);
-        res.off('close', onClose);
-        resolve(!closed && !res.destroyed);
-      }, ms);
-      timers.add(t);
-      res.once('close', onClose);
-    });
-  }
+  const sleep = (ms: number, res: http.ServerResponse): Promise<boolean> => mock.sleep(ms, res);
 
   function pickReply(req: RecordedRequest): MockReply {
     for (let i = rules.length - 1; i >= 0; i--) {
@@ -306,62 +275,35 @@ export async function startMockAnthropic(opts: { port?: number } = {}): Promise<
     res.end();
   }
 
-  const server = http.createServer({ noDelay: true, keepAliveTimeout: 1000 }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any = undefined;
-      if (raw !== '') {
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          body = raw;
-        }
-      }
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const rec: RecordedRequest = {
-        method: req.method ?? 'GET',
-        path: req.url ?? '/',
-        headers: { ...req.headers },
-        body,
-        lastUserText: lastUserTextOf(body),
-        at: Date.now(),
-      };
-      requests.push(rec);
-      if (rec.method === 'POST' && url.pathname === '/v1/messages') {
-        handleMessages(rec, res).catch((err: unknown) => {
-          if (!res.headersSent) {
-            res.writeHead(500, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: `mock failure: ${String(err)}` } }));
-          } else res.destroy();
-        });
-      } else if (rec.method === 'POST' && url.pathname === '/v1/messages/count_tokens') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ input_tokens: 10 }));
-      } else {
-        res.writeHead(200, { 'content-length': '0' });
-        res.end();
-      }
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const mock = await listenMock((req, res, body) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const rec: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers: { ...req.headers },
+      body,
+      lastUserText: lastUserTextOf(body),
+      at: Date.now(),
+    };
+    requests.push(rec);
+    if (rec.method === 'POST' && url.pathname === '/v1/messages') {
+      handleMessages(rec, res).catch((err: unknown) => {
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: `mock failure: ${String(err)}` } }));
+        } else res.destroy();
+      });
+    } else if (rec.method === 'POST' && url.pathname === '/v1/messages/count_tokens') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ input_tokens: 10 }));
+    } else {
+      res.writeHead(200, { 'content-length': '0' });
+      res.end();
+    }
+  }, opts.port);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${mock.port}`,
     requests,
     messageRequests: () =>
       requests.filter((r) => r.method === 'POST' && new URL(r.path, 'http://127.0.0.1').pathname === '/v1/messages'),
@@ -376,16 +318,6 @@ export async function startMockAnthropic(opts: { port?: number } = {}): Promise<
       defaultReply = DEFAULT_REPLY;
       requests.length = 0;
     },
-    close() {
-      if (closed) return Promise.resolve();
-      closed = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        sockets.clear();
-      });
-    },
+    close: () => mock.close(),
   };
 }

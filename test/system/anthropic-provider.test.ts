@@ -1,9 +1,11 @@
 // The Anthropic Messages API as a provider (providers/anthropic/): `anthropic/<model>` through the
 // real gateway and the official OpenAI SDK, against the mock API (test/support/mock-anthropic.ts).
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { fetchJson, waitFor, waitForStatus } from '../support/process-helpers.js';
-import { startGateway, useMockGateway } from '../support/gateway.js';
+import { startGateway, tempDir, useMockGateway } from '../support/gateway.js';
 
 type Msg = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type Call = OpenAI.Chat.Completions.ChatCompletionMessageFunctionToolCall;
@@ -181,32 +183,53 @@ describe('anthropic/<model>', () => {
     ]);
   });
 
-  it("passes an upstream 429's retry-after on", async () => {
-    ctx.mock.on('limited AP7', { kind: 'error', status: 429, message: 'slow down', headers: { 'retry-after': '7' } });
+  it("passes an upstream 429's retry-after on when it is longer than the gateway would wait", async () => {
+    ctx.mock.on('limited AP7', { kind: 'error', status: 429, message: 'slow down', headers: { 'retry-after': '30' } });
+    const before = ctx.mock.messageRequests().length;
     const res = await post({ model: MODEL, messages: [{ role: 'user', content: 'limited AP7' }] });
     expect(res.status).toBe(429);
-    expect(res.headers.get('retry-after')).toBe('7');
+    expect(res.headers.get('retry-after')).toBe('30');
     expect(res.body.error).toMatchObject({ type: 'rate_limit_error', code: 'upstream_rate_limited' });
     expect(res.body.error.message).toContain('slow down');
+    // Not tried again: 30 s is above the retry policy's longest backoff.
+    expect(ctx.mock.messageRequests().length - before).toBe(1);
   });
 
-  it('answers an upstream 529 as a 503', async () => {
+  it('answers an upstream 529 as a 503 once its retries are spent', async () => {
     ctx.mock.on('overloaded AP8', { kind: 'error', status: 529, message: 'Overloaded' });
+    const before = ctx.mock.messageRequests().length;
     const res = await post({ model: MODEL, messages: [{ role: 'user', content: 'overloaded AP8' }] });
     expect(res.status).toBe(503);
     expect(res.body.error).toMatchObject({ type: 'overloaded_error', code: 'upstream_overloaded' });
     expect(res.headers.get('retry-after')).toBeTruthy();
+    expect(res.headers.get('x-gateway-attempts')).toBe('3');
+    expect(ctx.mock.messageRequests().length - before).toBe(3);
   });
 
-  it('refuses session_id: sessions on a stateless provider come later', async () => {
+  it('continues a session: the stored conversation is sent with the new message', async () => {
+    const first = await post({ model: MODEL, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'first AP9' }] });
+    expect(first.status).toBe(200);
+    const next = await post({ model: MODEL, session_id: first.body.session_id, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'second AP9' }] });
+    expect(next.status).toBe(200);
+    expect(next.body.session_id).toBe(first.body.session_id);
+    const sent = lastRequest().body;
+    expect(sent.messages.map((m: any) => [m.role, JSON.stringify(m.content)])).toEqual([
+      ['user', expect.stringContaining('first AP9')],
+      ['assistant', expect.stringContaining('Hello from mock')],
+      ['user', expect.stringContaining('second AP9')],
+    ]);
+    expect(JSON.stringify(sent.system)).toContain('Be brief.');
+    const session = (await fetchJson(`${ctx.gw.url}/v1/sessions/${first.body.session_id}`)).body;
+    expect(session).toMatchObject({ provider: 'anthropic', turns: 2 });
+  });
+
+  it('refuses to continue a session with a model of another provider', async () => {
+    const first = await post({ model: MODEL, messages: [{ role: 'user', content: 'first AP12' }] });
     const before = ctx.mock.messageRequests().length;
-    const res = await post({
-      model: MODEL,
-      session_id: '6f1c7a52-3f4e-4b8a-9d2c-1a2b3c4d5e6f',
-      messages: [{ role: 'user', content: 'session AP9' }],
-    });
+    const res = await post({ model: 'claude-cli/sonnet', session_id: first.body.session_id, messages: [{ role: 'user', content: 'next AP12' }] });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'session_id', code: 'unsupported_session' });
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'model', code: 'session_provider_mismatch' });
+    expect(res.body.error.message).toContain("'anthropic'");
     expect(ctx.mock.messageRequests()).toHaveLength(before);
   });
 
@@ -274,6 +297,30 @@ describe('anthropic/<model> credentials and reachability', () => {
     } finally {
       await none.close();
       await down.close();
+    }
+  });
+});
+
+describe('another Anthropic instance from GATEWAY_CONFIG', () => {
+  it('serves <name>/<model> at its own base URL with its own key, listed with its models', async () => {
+    const dir = tempDir('anthropic-instance-');
+    const file = path.join(dir, 'gateway.yaml');
+    writeFileSync(
+      file,
+      ['providers:', '  work:', '    type: anthropic', `    base_url: ${ctx.mock.url}`, '    api_key_env: WORK_KEY', '    models: [claude-haiku-4-5]'].join('\n'),
+    );
+    const gw = await startGateway({ mock: ctx.mock, env: { GATEWAY_CONFIG: file }, parentEnv: { WORK_KEY: 'sk-work' } });
+    try {
+      const data = await gw.openai.chat.completions.create({ model: 'work/claude-haiku-4-5', messages: [{ role: 'user', content: 'instance AP13' }] });
+      expect(data.choices[0]!.message.content).toBe('Hello from mock');
+      expect(lastRequest().headers['x-api-key']).toBe('sk-work');
+      expect(lastRequest().body.model).toBe('claude-haiku-4-5');
+      const ids = (await gw.openai.models.list()).data.map((m) => m.id);
+      expect(ids).toContain('work/claude-haiku-4-5');
+      expect(ids).toContain('anthropic/claude-sonnet-4-5');
+    } finally {
+      await gw.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

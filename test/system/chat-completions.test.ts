@@ -317,7 +317,7 @@ describe('the CLI itself', () => {
       const body = (await res.json()) as any;
       const env = JSON.parse(body.choices[0].message.content);
       expect(Object.keys(env).sort()).toEqual(
-        ['ANTHROPIC_API_KEY', 'ANTHROPIC_MODEL', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC', 'CLAUDE_CONFIG_DIR', 'DISABLE_TELEMETRY', 'HOME', 'HTTPS_PROXY', 'PATH'].sort(),
+        ['ANTHROPIC_API_KEY', 'ANTHROPIC_MODEL', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC', 'CLAUDE_CODE_MAX_RETRIES', 'CLAUDE_CONFIG_DIR', 'DISABLE_TELEMETRY', 'HOME', 'HTTPS_PROXY', 'PATH'].sort(),
       );
       expect(env.CLAUDE_CONFIG_DIR).toBe(g.config.claudeConfigDir);
       expect(existsSync(g.config.claudeConfigDir)).toBe(true);

@@ -169,7 +169,7 @@ describe(`fuzz (${RUNS} runs per property)`, () => {
     expect(readdirSync(gw.dir).sort()).toEqual(['data', 'workspace']);
     expect(readdirSync(gw.config.workdir)).toEqual([]);
     const data = readdirSync(gw.config.dataDir).sort();
-    expect(data.filter((f) => !['claude', 'claude_logs', 'events.jsonl', 'processes.jsonl', 'sessions.jsonl', 'tmp', 'usage.jsonl'].includes(f))).toEqual([]);
+    expect(data.filter((f) => !['claude', 'claude_logs', 'conversations', 'events.jsonl', 'processes.jsonl', 'sessions.jsonl', 'tmp', 'usage.jsonl'].includes(f))).toEqual([]);
     // Only the system prompts of processes still alive.
     if (data.includes('tmp')) expect(readdirSync(path.join(gw.config.dataDir, 'tmp')).length).toBeLessThanOrEqual(pool().total);
     for (const f of readdirSync(gw.config.logDir)) expect(f.replace(/\.jsonl$/, '')).toMatch(UUID);

@@ -158,27 +158,19 @@ describe('streaming chat completions (real CLI)', () => {
     }
   });
 
-  it('an upstream error after the stream started ends it with an error event and a failed record', async () => {
+  it('an upstream error before anything was streamed answers with its status, and a failed record', async () => {
     ctx.mock.on('OVERLOAD_MARKER', { kind: 'error', status: 529, headers: { 'x-should-retry': 'false' } });
-    const { data: stream, response } = await ctx.gw.openai.chat.completions
+    const caught = await ctx.gw.openai.chat.completions
       .create({ model: 'sonnet', messages: [{ role: 'user', content: 'OVERLOAD_MARKER' }], stream: true })
-      .withResponse();
-    expect(response.status).toBe(200);
-    const processId = response.headers.get('x-process-id')!;
-    const chunks: any[] = [];
-    let caught: unknown;
-    try {
-      for await (const chunk of stream) chunks.push(chunk);
-    } catch (err) {
-      caught = err;
-    }
-    expect(chunks.length).toBeGreaterThanOrEqual(1); // the stream had started (role chunk)
-    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+      .then(() => undefined, (err: unknown) => err);
+    // Nothing had gone out: the stream never opened, and the error came with its own status.
     expect(caught).toBeInstanceOf(OpenAI.APIError);
     const apiErr = caught as InstanceType<typeof OpenAI.APIError>;
+    expect(apiErr.status).toBe(503);
     expect(apiErr.error).toMatchObject({ code: 'upstream_overloaded', type: 'overloaded_error' });
     expect(apiErr.message).toMatch(/529/);
-
+    const processId = apiErr.headers?.get('x-process-id');
+    expect(processId).toBeTruthy();
     const record = (await fetchJson(`${ctx.gw.url}/v1/processes/${processId}`)).body;
     expect(record.status).toBe('failed');
     expect(record.error).toMatchObject({ code: 'upstream_overloaded' });

@@ -2,31 +2,38 @@
 // the API's streamed events (the provider events and the result), its errors included.
 import { describe, expect, it } from 'vitest';
 import { httpError, retryAfterMs, streamError, transportError } from '../../providers/anthropic/errors.js';
-import { resolveModel } from '../../providers/anthropic/models.js';
+import { AnthropicProvider } from '../../providers/anthropic/index.js';
 import { OUTPUT_TOOL, prepareMessages } from '../../providers/anthropic/request.js';
-import { sseEvents } from '../../providers/anthropic/sse.js';
+import { sseEvents } from '../../providers/sse.js';
 import { MessageStream } from '../../providers/anthropic/stream.js';
 import { type ChatRequest, ProviderError, type ProviderEvent } from '../../providers/types.js';
 import { chatRequest, fn, text, user } from './chat-request.js';
-import { thrown } from './thrown.js';
+import { refusal, thrown } from './thrown.js';
+import { weatherAnswer } from './weather-answer.js';
 
 const EPHEMERAL = { type: 'ephemeral' };
 
 const chat = (over: Partial<ChatRequest> = {}) => chatRequest('claude-sonnet-4-5', over);
 
-const refusal = (f: () => unknown, fields: { param?: string; code?: string }) => {
-  const err = thrown(f);
-  expect(err).toBeInstanceOf(ProviderError);
-  expect(err).toMatchObject({ kind: 'invalid_request', ...fields });
-};
-
 describe('model names', () => {
-  it('passes any name after anthropic/ through', () => {
+  it('passes any name after anthropic/ through', async () => {
+    const provider = new AnthropicProvider({ baseUrl: 'http://127.0.0.1:9', apiKey: 'k' });
+    const resolveModel = (r: string) => provider.resolveModel(r);
     expect(resolveModel('anthropic/claude-sonnet-4-5')).toBe('claude-sonnet-4-5');
     expect(resolveModel('anthropic/claude-future-9')).toBe('claude-future-9');
     expect(resolveModel('anthropic/')).toBeUndefined();
     expect(resolveModel('anthropic/has space')).toBeUndefined();
     expect(resolveModel('claude-sonnet-4-5')).toBeUndefined();
+    await provider.close();
+  });
+
+  it('names another instance as GATEWAY_CONFIG does, with the models it lists', async () => {
+    const work = new AnthropicProvider({ name: 'work', baseUrl: 'http://127.0.0.1:9', apiKey: 'k', models: ['claude-haiku-4-5'] });
+    expect(work.name).toBe('work');
+    expect(work.resolveModel('work/claude-x')).toBe('claude-x');
+    expect(work.resolveModel('anthropic/claude-x')).toBeUndefined();
+    expect(work.models()).toEqual([{ id: 'work/claude-haiku-4-5', ownedBy: 'anthropic' }]);
+    await work.close();
   });
 });
 
@@ -129,8 +136,6 @@ describe('request mapping', () => {
     refusal(() => prepareMessages(chat({ tools: [fn('Bash')] })), { param: 'tools[0].function.name', code: 'unsupported_builtin_tool' });
     refusal(() => prepareMessages(chat({ permissions: { allow: ['Read'], deny: [] } })), { param: 'allowed_tools' });
     refusal(() => prepareMessages(chat({ permissions: { allow: [], deny: ['Bash'] } })), { param: 'disallowed_tools' });
-    refusal(() => prepareMessages(chat({ session: { kind: 'continue', sessionId: 's' } })), { param: 'session_id', code: 'unsupported_session' });
-    refusal(() => prepareMessages(chat({ session: { kind: 'fork', sessionId: 's' } })), { param: 'session_id', code: 'unsupported_session' });
     refusal(() => prepareMessages(chat({ tools: [fn('a'), fn('a')] })), { param: 'tools[1].function.name', code: 'duplicate_function' });
     refusal(() => prepareMessages(chat({ messages: [{ role: 'system', content: text('only') }] })), { param: 'messages' });
     refusal(
@@ -227,21 +232,12 @@ describe('stream mapping', () => {
         ...end('tool_use'),
       ),
     );
-    expect(events).toEqual([
-      { type: 'text', text: 'Let me see.' },
-      { type: 'tool_call_start', index: 0, id: 'toolu_1', name: 'get_weather' },
-      { type: 'tool_call_delta', index: 0, arguments: '{"city":' },
-      { type: 'tool_call_delta', index: 0, arguments: '"Oslo"}' },
-      { type: 'tool_call_start', index: 1, id: 'toolu_2', name: 'now' },
-      { type: 'tool_call_delta', index: 1, arguments: '{}' },
-    ]);
+    const answer = weatherAnswer(['toolu_1', 'toolu_2']);
+    expect(events).toEqual(answer.events);
     expect(result()).toMatchObject({
       text: 'Let me see.',
       finishReason: 'tool_calls',
-      toolCalls: [
-        { id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Oslo"}' },
-        { id: 'toolu_2', name: 'now', arguments: '{}' },
-      ],
+      toolCalls: answer.toolCalls,
       raw: { content: [{ type: 'text' }, { type: 'tool_use', input: { city: 'Oslo' } }, { type: 'tool_use', input: {} }] },
     });
   });
@@ -295,34 +291,13 @@ describe('stream mapping', () => {
   });
 });
 
+// The status and type tables, retry-after and transport failures: test/unit/upstream-errors.test.ts.
 describe('errors', () => {
-  it.each([
-    [400, 'invalid_request', 'upstream_invalid_request'],
-    [401, 'auth', 'upstream_authentication_error'],
-    [403, 'permission', 'upstream_permission_error'],
-    [404, 'not_found', 'upstream_not_found'],
-    [413, 'too_large', 'upstream_request_too_large'],
-    [429, 'rate_limited', 'upstream_rate_limited'],
-    [500, 'upstream', 'upstream_server_error'],
-    [503, 'overloaded', 'upstream_overloaded'],
-    [529, 'overloaded', 'upstream_overloaded'],
-  ])('maps HTTP %i to %s', (status, kind, code) => {
-    const err = httpError(status, { 'retry-after': '3' }, JSON.stringify({ type: 'error', error: { type: 'x', message: 'upstream says' } }));
-    expect(err).toMatchObject({ kind, code, retryAfterMs: 3000 });
-    expect(err.message).toContain('upstream says');
-  });
-
-  it('reads retry-after as seconds or a date', () => {
+  it('name the Anthropic API', () => {
+    const body = JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    expect(httpError(529, { 'retry-after': '3' }, body)).toMatchObject({ kind: 'overloaded', retryAfterMs: 3000, message: expect.stringContaining('Anthropic API') });
+    expect(streamError({ type: 'rate_limit_error', message: 'm' })).toMatchObject({ kind: 'rate_limited', message: expect.stringContaining('Anthropic API') });
+    expect(transportError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toMatchObject({ kind: 'unreachable', message: expect.stringContaining('Anthropic API') });
     expect(retryAfterMs('2')).toBe(2000);
-    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
-    expect(retryAfterMs('soon')).toBeUndefined();
-    expect(retryAfterMs(undefined)).toBeUndefined();
-  });
-
-  it('maps stream error types, connection failures and timeouts', () => {
-    expect(streamError({ type: 'rate_limit_error', message: 'm' })).toMatchObject({ kind: 'rate_limited' });
-    expect(streamError({ type: 'something_new' })).toMatchObject({ kind: 'upstream', code: 'upstream_error' });
-    expect(transportError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toMatchObject({ kind: 'unreachable', code: 'upstream_unreachable' });
-    expect(transportError(Object.assign(new Error('slow'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))).toMatchObject({ kind: 'timeout', code: 'upstream_timeout' });
   });
 });

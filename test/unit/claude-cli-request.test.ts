@@ -1,6 +1,7 @@
 // What the Claude CLI provider makes of a neutral ChatRequest (providers/claude-cli/): its tool
 // policy within ALLOWED_TOOLS, the prompt and history it renders, the request it prepares and runs.
 import { describe, expect, it } from 'vitest';
+import { oneShotArgs, profileKey, profileOf } from '../../providers/claude-cli/args.js';
 import { renderConversation } from '../../providers/claude-cli/render.js';
 import { placeRequest, prepareRequest } from '../../providers/claude-cli/request.js';
 import { StructuredOutputSchemas } from '../../providers/claude-cli/structured-output.js';
@@ -184,5 +185,17 @@ describe('the prepared request', () => {
     const session = { sessionId: SESSION, resume: true, cwd: '/work', answersWaitingRun: true };
     expect(placeRequest(prepared, session)).toMatchObject({ sessionId: SESSION, resume: true, cwd: '/work', toolResults: [{ toolCallId: 'call_1', content: 'sunny' }] });
     expect(placeRequest(prepared, { ...session, answersWaitingRun: false }).toolResults).toBeUndefined();
+  });
+});
+
+describe("a key's budget", () => {
+  it('goes on argv as --max-budget-usd, and makes a profile of its own (a process spawned with another budget cannot serve it)', () => {
+    const schemas = new StructuredOutputSchemas();
+    const budgeted = prepareRequest(chat({ budgetUsd: 0.25 }), CAP, schemas);
+    const plain = prepareRequest(chat(), CAP, schemas);
+    const place = (p: typeof plain) => ({ ...placeRequest(p, { sessionId: SESSION, resume: false, cwd: '/w', answersWaitingRun: false }), cwd: '/w' });
+    expect(oneShotArgs(place(budgeted), {})).toContain('--max-budget-usd=0.25');
+    expect(oneShotArgs(place(plain), {}).some((a) => a.startsWith('--max-budget-usd'))).toBe(false);
+    expect(profileKey(profileOf({ ...budgeted, cwd: '/w' }))).not.toBe(profileKey(profileOf({ ...plain, cwd: '/w' })));
   });
 });

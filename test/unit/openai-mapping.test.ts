@@ -134,6 +134,31 @@ describe('request → job', () => {
     expect(chat({ messages: [user('hi')], stream: true }).stream).toBe(true);
     expect(chat({ messages: [user('hi')], stream: null }).stream).toBe(false);
   });
+
+  it('keeps the fields it does not interpret as passthrough, for providers of the same wire format', () => {
+    const r = chat({
+      messages: [user('hi')],
+      top_p: 0.5,
+      seed: 3,
+      user: 'u1',
+      logit_bias: { '42': -100 },
+      chat_template_kwargs: { enable_thinking: false },
+      presence_penalty: null,
+      // interpreted by the gateway: never passed on
+      stream: true,
+      stream_options: { include_usage: true },
+      temperature: 0.2,
+      max_tokens: 9,
+      tools: [{ type: 'function', function: { name: 'f' } }],
+      session_id: SESSION,
+      background: false,
+      max_turns: 2,
+      allowed_tools: ['Read'],
+      cache: false,
+    });
+    expect(r.passthrough).toEqual({ top_p: 0.5, seed: 3, user: 'u1', logit_bias: { '42': -100 }, chat_template_kwargs: { enable_thinking: false } });
+    expect(chat({ messages: [user('hi')], temperature: 1 }).passthrough).toBeUndefined();
+  });
 });
 
 const IDS: RunIds = { completionId: '0123456789abcdef0123456789abcdef', created: 1_700_000_000, model: 'claude-cli/sonnet', processId: `proc_${'a'.repeat(32)}` };

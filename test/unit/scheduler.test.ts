@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Router } from '../../src/core/routing.js';
 import { ProviderRegistry } from '../../providers/registry.js';
 import type { ChatRequest, Provider, ProviderCapabilities, ProviderEvent, RunSession } from '../../providers/types.js';
 import { loadConfig } from '../../src/config.js';
@@ -108,9 +109,10 @@ function gateway(env: Record<string, string> = {}) {
   recordEvents(bus, storage);
   const provider = new HeldProvider();
   const manager = new ProcessManager({
-    registry: new ProviderRegistry([provider]),
+    router: new Router(new ProviderRegistry([provider])),
     bus,
     sessions: storage.sessions,
+    conversations: storage.conversations,
     readiness: new Readiness(),
     config,
     log,

@@ -4,7 +4,10 @@ import type { Config } from '../../config.js';
 import { StartupError, describeFsError } from '../../core/errors.js';
 import { PRIVATE_FILE, writePrivateFile } from './jsonl-file.js';
 
-const PRIVATE_DIR = 0o700;
+export const PRIVATE_DIR = 0o700;
+
+/** The conversations kept for sessions on stateless providers, one file per session. */
+export const conversationsDir = (dataDir: string) => path.join(dataDir, 'conversations');
 
 /**
  * The gateway's directories at start. DATA_DIR, LOG_DIR and the temp directory (and the CLI's
@@ -18,6 +21,8 @@ export function prepareDirectories(config: Config, warn: (message: string) => vo
     ['DATA_DIR', config.dataDir],
     ['LOG_DIR', config.logDir],
     ['the temp directory', config.tmpDir],
+    // After DATA_DIR, its parent.
+    ['the conversations directory', conversationsDir(config.dataDir)],
   ];
   for (const [name, dir] of owned) {
     makeDir(name, dir, PRIVATE_DIR);

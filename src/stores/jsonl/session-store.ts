@@ -45,7 +45,16 @@ export class JsonlSessionDirectory implements SessionDirectory {
     return entry;
   }
 
-  async forget(id: string): Promise<void> {
+  async reassign(id: string, provider: string): Promise<void> {
+    const entry = this.sessions.get(id);
+    if (!entry || entry.provider === provider) return;
+    // The later line wins when the file is read again.
+    const moved = { ...entry, provider };
+    this.files.append(this.file, moved, 'the session index');
+    this.sessions.set(id, moved);
+  }
+
+    async forget(id: string): Promise<void> {
     if (!this.sessions.has(id)) return;
     this.files.append(this.file, { session_id: id, forgotten_at: nowSeconds() }, 'the session index');
     this.sessions.delete(id);

@@ -1,6 +1,8 @@
 import type { Config } from '../../config.js';
 import type { Logger } from '../../core/logger.js';
 import type { Storage } from '../../core/ports.js';
+import { JsonlConversationStore } from './conversation-store.js';
+import { conversationsDir } from './data-dirs.js';
 import { JsonlEventStream } from './event-log.js';
 import { JsonlFiles, jsonlPath } from './jsonl-file.js';
 import { JsonlProcessRecords } from './process-store.js';
@@ -24,6 +26,9 @@ export function openJsonlStorage(config: Config, log: Logger): Storage {
     sessions: new JsonlSessionDirectory(jsonlPath(config.dataDir, 'sessions'), files),
     sessionLog: new JsonlSessionLog(config.logDir, files),
     usage: new JsonlUsageLedger(jsonlPath(config.dataDir, 'usage'), files),
+    conversations: new JsonlConversationStore(conversationsDir(config.dataDir), files, {
+      onUnreadable: (file, skipped) => log.warn({ file, skipped }, `skipped ${skipped} unreadable turn(s) of ${file}`),
+    }),
     close: async () => files.closeAll(),
   };
 }
