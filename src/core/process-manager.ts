@@ -349,7 +349,7 @@ export class ProcessManager {
         status: 'queued',
         model: job.model,
         key_id: job.owner.keyId,
-        internal: { messages: job.messages, target: candidates[0]!.name },
+        internal: { messages: job.messages, target: candidates[0]!.name, meta: job.meta },
       });
     } catch (err) {
       // Not recorded, so not run: the client gets the error, the record (as far as it got) ends failed.
@@ -391,7 +391,7 @@ export class ProcessManager {
     await this.deps.conversations.append(sid, turnToStore(job.request.messages, result));
     const published: Published = {};
     this.published.set(id, published);
-    await this.publish({ ...base, type: 'PROCESS_QUEUED', ts: nowSeconds(), status: 'queued', internal: { messages: job.messages, target: cached.target } });
+    await this.publish({ ...base, type: 'PROCESS_QUEUED', ts: nowSeconds(), status: 'queued', internal: { messages: job.messages, target: cached.target, meta: job.meta } });
     await this.publish({ ...base, type: 'PROCESS_STARTED', ts: nowSeconds(), status: 'running' });
     const failure = await this.complete(this.deps.log, { ...base, type: 'PROCESS_COMPLETE', ts: nowSeconds(), status: 'completed', result, internal: { costUsd: 0 } });
     const outcome: Outcome = failure ? { error: failure } : { result };
@@ -553,8 +553,11 @@ export class ProcessManager {
       // The target's share of what is left: its tries and their waits, whatever happens, leave the
       // targets after it theirs.
       const targetDeadline = Date.now() + Math.ceil(Math.max(1, deadlineAt - Date.now()) / (run.candidates.length - i));
+      const last = i === run.candidates.length - 1;
       for (let tries = 1; ; tries++) {
-        const failure = await this.tryOnce(run, candidate, this.attemptTimeoutMs(run, targetDeadline));
+        // The last target has no one to leave time for: unless the route bounds its tries, the request's deadline is its own.
+        const timeoutMs = last && run.plan.attemptTimeoutMs === undefined ? undefined : this.attemptTimeoutMs(run, targetDeadline);
+        const failure = await this.tryOnce(run, candidate, timeoutMs);
         if (!failure) {
           router.cooldowns.succeeded(candidate.name);
           return;
@@ -578,14 +581,17 @@ export class ProcessManager {
    * One try of a candidate: undefined once the run has its outcome, else the ProviderError it
    * failed with while it may still be tried again (nothing delivered). Anything else is thrown.
    */
-  private async tryOnce(run: Run, candidate: Candidate, timeoutMs: number): Promise<ProviderError | undefined> {
+  private async tryOnce(run: Run, candidate: Candidate, timeoutMs: number | undefined): Promise<ProviderError | undefined> {
     const controller = new AbortController();
     const onAbort = () => controller.abort(run.controller.signal.reason);
     run.controller.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(
-      () => controller.abort(new ProviderError('timeout', `${candidate.name} did not answer within ${timeoutMs} ms`, { code: 'upstream_timeout' })),
-      timeoutMs,
-    );
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => controller.abort(new ProviderError('timeout', `${candidate.name} did not answer within ${timeoutMs} ms`, { code: 'upstream_timeout' })),
+            timeoutMs,
+          );
     try {
       const { provider, prepared, ...session } = run.request;
       for await (const ev of provider.run(prepared, session, controller.signal)) {

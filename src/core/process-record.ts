@@ -23,6 +23,7 @@ export function nextRecord(prev: ProcessRecord | undefined, event: NewEvent): Pr
         key_id: event.key_id,
         attempts: event.internal?.target ? [{ target: event.internal.target }] : [],
         cost_usd: null,
+        meta: event.internal?.meta ?? null,
       };
     case 'PROCESS_STARTED':
       return prev && { ...prev, status: 'running', started_at: event.ts };

@@ -45,6 +45,8 @@ export const processRecordSchema = z.object({
   attempts: z.array(attemptSchema).default([]),
   /** USD, once finished; null before, and when the price is unknown. */
   cost_usd: z.number().nullable().default(null),
+  /** What the front door that made it keeps with it (Job.meta); null for none. */
+  meta: z.record(z.string(), z.unknown()).nullable().default(null),
 });
 export type ProcessRecord = z.infer<typeof processRecordSchema>;
 
@@ -117,6 +119,8 @@ export type BusEvent = GatewayEvent & {
     record?: ProcessRecord;
     /** The target a queued process is given (`<provider>/<model>`). */
     target?: string;
+    /** The front door's own data kept on the record (Job.meta). */
+    meta?: Record<string, unknown>;
     /** What the run cost, as its provider reported it (null: unknown). */
     costUsd?: number | null;
   };

@@ -11,6 +11,11 @@ export interface Job {
   messages: unknown[];
   /** What the provider is asked, the session intent included. */
   request: ChatRequest;
+  /**
+   * What the front door keeps with the process, opaque to the core (a Responses API request's
+   * instructions and input, a socket client's agent id): on the record as `meta`.
+   */
+  meta?: Record<string, unknown>;
 }
 
 /** A job with its submitter: the process is its key's, and it may continue only the sessions that key can see. */

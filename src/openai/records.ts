@@ -3,15 +3,18 @@ import type { SessionSummary } from '../core/session-summary.js';
 import { toChatCompletion, toUsage } from './response.js';
 import type { ChatCompletion } from './schemas.js';
 
-/** A process as clients see it: its answer, once there, is the `chat.completion`. */
-export type ProcessObject = Omit<ProcessRecord, 'result'> & { result: ChatCompletion | null };
+/**
+ * A process as clients see it: its answer, once there, is the `chat.completion`; what its front door
+ * keeps with it (`meta`) is that front door's to show.
+ */
+export type ProcessObject = Omit<ProcessRecord, 'result' | 'meta'> & { result: ChatCompletion | null };
 
 /** An event of `/v1/events` as clients see it: `result`, where it has one, is the `chat.completion`. */
 export type EventMessage = Exclude<GatewayEvent, AnswerEvent> | Rendered<AnswerEvent>;
 type Rendered<E> = E extends AnswerEvent ? Omit<E, 'result'> & { result?: ChatCompletion } : never;
 
 // Spread, then replaced: every other field (and the field order) stays as it is.
-export function toProcessObject(record: ProcessRecord): ProcessObject {
+export function toProcessObject({ meta: _meta, ...record }: ProcessRecord): ProcessObject {
   return { ...record, result: record.result && toChatCompletion(record.result) };
 }
 
