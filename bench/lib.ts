@@ -87,7 +87,7 @@ export function cliEnv(o: { home: string; configDir: string; baseUrl: string }):
  */
 export function cliArgs(sessionId: string = randomUUID()): string[] {
   const noTools = { tools: [], allowed: [], disallowed: [] };
-  const request = { model: 'sonnet', prompt: '', sessionId, resume: false, toolPolicy: noTools, clientTools: [], parallelToolCalls: true, stream: false, cwd: '' };
+  const request = { model: 'sonnet', prompt: '', images: [], sessionId, resume: false, toolPolicy: noTools, clientTools: [], parallelToolCalls: true, stream: false, cwd: '' };
   return oneShotArgs(request, {});
 }
 

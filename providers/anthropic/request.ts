@@ -1,4 +1,5 @@
 import { CLAUDE_CODE_TOOLS } from '../claude-cli/tool-policy.js';
+import { imageBlock } from '../images.js';
 import { type ChatRequest, type ContentPart, type Message, ProviderError } from '../types.js';
 import type { ImageBlock, MessageParam, MessagesBody, TextBlock, Tool, ToolChoice } from './wire.js';
 
@@ -17,24 +18,10 @@ export const OUTPUT_TOOL = 'json_answer';
 /** The Anthropic API's rule for tool names. */
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
-const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
-const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
-
 const EPHEMERAL = { type: 'ephemeral' } as const;
 
 // Params name the fields of the gateway's public (OpenAI) request, the one the 400 answers.
 const refused = (message: string, param: string, code: string) => new ProviderError('invalid_request', message, { param, code });
-
-function imageBlock(url: string, param: string): ImageBlock {
-  const data = DATA_URL.exec(url);
-  if (data) {
-    const mediaType = data[1]!.toLowerCase();
-    if (!IMAGE_TYPES.has(mediaType)) throw refused(`image type '${mediaType}' is not supported (jpeg, png, gif, webp are)`, param, 'unsupported_image');
-    return { type: 'image', source: { type: 'base64', media_type: mediaType, data: data[2]! } };
-  }
-  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
-  throw refused('an image must be an http(s) URL or a base64 data URL', param, 'unsupported_image');
-}
 
 /** Text and image parts as blocks; empty text is left out (the API refuses empty text blocks). */
 function blocks(parts: ContentPart[], index: number, images: boolean): (TextBlock | ImageBlock)[] {

@@ -104,7 +104,8 @@ export class ClaudeCliProvider
    */
   private pooled(req: CliRequest): ProcessPool | undefined {
     if (!this.pool) return undefined;
-    const needsLive = req.clientTools.length || req.toolResults || req.jsonSchema;
+    // Images go in a stream-json user message, which `-p` with text on stdin cannot carry.
+    const needsLive = req.clientTools.length || req.toolResults || req.jsonSchema || req.images.length;
     return (this.opts.pool!.size > 0 && this.pool.verified) || needsLive ? this.pool : undefined;
   }
 
@@ -174,7 +175,7 @@ export class ClaudeCliProvider
       let yielded = false;
       try {
         // Results for the run waiting in this process; if it is gone, the prompt carries them instead.
-        const input = req.toolResults && entry.proc.waitingFor.length ? { toolResults: req.toolResults } : { prompt: req.prompt };
+        const input = req.toolResults && entry.proc.waitingFor.length ? { toolResults: req.toolResults } : { prompt: req.prompt, images: req.images };
         for await (const ev of entry.proc.turn(input, signal)) {
           yielded = true;
           yield ev;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { ImageBlock } from '../images.js';
 import type { FunctionTool, ProviderEvent, ProviderResult, ToolCall } from '../types.js';
 import { CLIENT_SERVER } from './args.js';
 import { ClientToolBridge } from './client-tools.js';
@@ -27,7 +28,7 @@ export interface LiveProcessOptions {
 }
 
 /** What a turn starts from: a new user message, or the results a waiting run needs. */
-export type TurnInput = { prompt: string } | { toolResults: ToolResult[] };
+export type TurnInput = { prompt: string; images?: ImageBlock[] } | { toolResults: ToolResult[] };
 
 /** One user message's run, from the message to its result; it outlives a turn when it waits on the client. */
 interface Run {
@@ -210,7 +211,8 @@ export class LiveCliProcess {
       if (!this.alive) run.queue.end();
       this.run = run;
       this.turns++;
-      this.send({ type: 'user', message: { role: 'user', content: input.prompt }, parent_tool_use_id: null, session_id: '' });
+      const content = input.images?.length ? [{ type: 'text', text: input.prompt }, ...input.images] : input.prompt;
+      this.send({ type: 'user', message: { role: 'user', content }, parent_tool_use_id: null, session_id: '' });
       return run;
     }
     const run = this.run;

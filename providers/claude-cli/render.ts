@@ -1,3 +1,4 @@
+import { type ImageBlock, imageBlock } from '../images.js';
 import { type Message, ProviderError } from '../types.js';
 
 /** The result of a client function call, for the run that waits for it. */
@@ -12,6 +13,8 @@ export interface Conversation {
   prompt: string;
   /** Results of the client's function calls, when the messages end with tool messages. */
   toolResults: ToolResult[];
+  /** The images of the user messages rendered into the prompt, in order (`[image N]` marks each place). */
+  images: ImageBlock[];
 }
 
 type Indexed = { m: Message; i: number };
@@ -19,16 +22,22 @@ type IndexedTool = { m: Extract<Message, { role: 'tool' }>; i: number };
 
 const refused = (message: string, param: string, code: string) => new ProviderError('invalid_request', message, { param, code });
 
-/** Text of a message; the CLI takes text on stdin only, so any other part is refused, named. */
-function text(m: Message, i: number): string {
-  return m.content
-    .map((part, j) => {
-      if (part.type !== 'text') {
-        throw refused(`content part type '${part.type}' is not supported: only text parts are`, `messages[${i}].content[${j}].type`, 'unsupported_content_part');
-      }
-      return part.text;
-    })
-    .join('\n');
+/**
+ * Text of a message. A user message's images go with the prompt as image blocks, each marked in the
+ * text where it stood; other messages reach the CLI as text only, so an image there is refused, named.
+ */
+function textOf(images: ImageBlock[]): (m: Message, i: number) => string {
+  return (m, i) =>
+    m.content
+      .map((part, j) => {
+        if (part.type === 'text') return part.text;
+        if (m.role !== 'user') {
+          throw refused(`images are only supported in user messages`, `messages[${i}].content[${j}].type`, 'unsupported_content_part');
+        }
+        images.push(imageBlock(part.url, `messages[${i}].content[${j}].image_url.url`));
+        return `[image ${images.length}]`;
+      })
+      .join('\n');
 }
 
 /**
@@ -42,6 +51,8 @@ function text(m: Message, i: number): string {
  *   prompt is then the fallback for when no run waits any more.
  */
 export function renderConversation(messages: Message[], continuing: boolean): Conversation {
+  const images: ImageBlock[] = [];
+  const text = textOf(images);
   const all = messages.map((m, i) => ({ m, i }));
   const system = all
     .filter(({ m }) => m.role === 'system')
@@ -66,21 +77,21 @@ export function renderConversation(messages: Message[], continuing: boolean): Co
       );
     }
     const toolResults = tools.map(({ m, i }) => ({ toolCallId: m.toolCallId, content: text(m, i) }));
-    const results = renderTurns(tools);
+    const results = renderTurns(tools, text);
     const prompt = history.length
-      ? `${renderHistory(history, 'The results of your tool calls follow; continue from there.')}\n\n${results}`
+      ? `${renderHistory(history, text, 'The results of your tool calls follow; continue from there.')}\n\n${results}`
       : `The results of your tool calls:\n${results}\n\nContinue from there.`;
-    return { systemPrompt, prompt, toolResults };
+    return { systemPrompt, prompt, toolResults, images };
   }
   const newText = fresh.map(({ m, i }) => text(m, i)).join('\n\n');
   const prompt = history.length
-    ? `${renderHistory(history, "The user's new message follows; answer it as the assistant of this conversation.")}\n\n${newText}`
+    ? `${renderHistory(history, text, "The user's new message follows; answer it as the assistant of this conversation.")}\n\n${newText}`
     : newText;
   if (!prompt.trim()) throw refused('the new user message is empty', `messages[${fresh[fresh.length - 1]!.i}].content`, 'empty_message');
-  return { systemPrompt, prompt, toolResults: [] };
+  return { systemPrompt, prompt, toolResults: [], images };
 }
 
-function renderTurns(turns: Indexed[]): string {
+function renderTurns(turns: Indexed[], text: (m: Message, i: number) => string): string {
   return turns
     .map(({ m, i }) => {
       if (m.role === 'tool') return `<turn role="tool" tool_call_id="${m.toolCallId}">\n${text(m, i)}\n</turn>`;
@@ -93,9 +104,9 @@ function renderTurns(turns: Indexed[]): string {
     .join('\n');
 }
 
-function renderHistory(turns: Indexed[], then: string): string {
+function renderHistory(turns: Indexed[], text: (m: Message, i: number) => string, then: string): string {
   return (
     'The conversation so far, oldest turn first (earlier turns of this same conversation, given here because ' +
-    `they happened elsewhere):\n<conversation_history>\n${renderTurns(turns)}\n</conversation_history>\n\n${then}\n`
+    `they happened elsewhere):\n<conversation_history>\n${renderTurns(turns, text)}\n</conversation_history>\n\n${then}\n`
   );
 }

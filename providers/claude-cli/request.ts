@@ -1,3 +1,4 @@
+import type { ImageBlock } from '../images.js';
 import { type ChatRequest, type FunctionTool, ProviderError, type RunSession } from '../types.js';
 import { type ToolResult, renderConversation } from './render.js';
 import type { StructuredOutputSchemas } from './structured-output.js';
@@ -24,6 +25,8 @@ export interface SpawnProfile {
 export type PreparedRequest = Omit<SpawnProfile, 'cwd'> & {
   /** What goes on stdin: the new turn(s), or a rendered history on a new session. */
   prompt: string;
+  /** Images that go with the prompt (only a long-lived process takes them: its stdin is stream-json). */
+  images: ImageBlock[];
   /** The results the messages end with (none when they end with a user message). */
   toolResults: ToolResult[];
   stream: boolean;
@@ -32,6 +35,7 @@ export type PreparedRequest = Omit<SpawnProfile, 'cwd'> & {
 /** A prepared request in its session: what a one-shot run or a pooled process takes. */
 export type CliRequest = SpawnProfile & {
   prompt: string;
+  images: ImageBlock[];
   /** Results for the run waiting in the session: it continues instead of taking the prompt. */
   toolResults?: ToolResult[];
   stream: boolean;
@@ -62,6 +66,7 @@ export function prepareRequest(request: ChatRequest, allowedTools: readonly stri
     jsonSchema: request.responseFormat && schemas.prepareJsonSchema(request.responseFormat.schema),
     maxBudgetUsd: request.budgetUsd,
     prompt: conversation.prompt,
+    images: conversation.images,
     toolResults: conversation.toolResults,
     stream: request.stream,
   };

@@ -147,6 +147,32 @@ describe('POST /v1/chat/completions through the real CLI', () => {
   });
 });
 
+describe('images (real CLI)', () => {
+  it('sends a data URL and an https URL as image blocks of the user message, with the text', async () => {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+    const res = await post({
+      model: 'sonnet',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'what is in these? IMG1' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+          ],
+        },
+      ],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const request = ctx.mock.messageRequests().find((r) => JSON.stringify(r.body.messages).includes('IMG1'));
+    expect(request).toBeDefined();
+    const blocks = JSON.stringify(request!.body.messages);
+    expect(blocks).toContain(`"data":"${png}"`);
+    expect(blocks).toContain('"media_type":"image/png"');
+    expect(blocks).toContain('https://example.com/cat.jpg');
+  });
+});
+
 describe('session errors', () => {
   it('answers 404 for an unknown session and 400 for a session id that is not a UUID', async () => {
     const unknown = await post({
@@ -233,7 +259,7 @@ describe('request validation (400s name the field)', () => {
     [{ model: 'sonnet', messages: [] }, 'messages'],
     [{ model: 'sonnet', messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 42 }] }, 'messages[0].content'],
-    [{ model: 'sonnet', messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[1].type'],
+    [{ model: 'sonnet', messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[1].image_url.url'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }] }, 'messages'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], n: 2 }, 'n'],
     [{ model: 'sonnet', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }, 'temperature'],

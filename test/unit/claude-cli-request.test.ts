@@ -33,7 +33,7 @@ const refusal = (f: () => unknown, fields: { param?: string; code: string }) => 
 describe('rendering', () => {
   it('sends the new message as it is, the system messages as the system prompt', () => {
     const messages: Message[] = [{ role: 'system', content: text('be brief') }, user('hi'), { role: 'system', content: text('and kind') }];
-    expect(renderConversation(messages, false)).toEqual({ systemPrompt: 'be brief\n\nand kind', prompt: 'hi', toolResults: [] });
+    expect(renderConversation(messages, false)).toEqual({ systemPrompt: 'be brief\n\nand kind', prompt: 'hi', toolResults: [], images: [] });
   });
 
   it('continuing a session, sends only the messages after the last assistant message: the CLI has the rest', () => {
@@ -65,6 +65,7 @@ describe('rendering', () => {
       // Continuing: just the results, the rest is in the session.
       prompt: 'The results of your tool calls:\n<turn role="tool" tool_call_id="call_1">\nsunny\n</turn>\n\nContinue from there.',
       toolResults: [{ toolCallId: 'call_1', content: 'sunny' }],
+      images: [],
     });
     const fresh = renderConversation(answering('call_1'), false);
     expect(fresh.prompt).toContain('<conversation_history>');
@@ -75,9 +76,27 @@ describe('rendering', () => {
     refusal(() => renderConversation([user('x'), assistant('y')], false), { param: 'messages', code: 'missing_user_message' });
     refusal(() => renderConversation([user('x'), tool('a', 'r'), user('y')], false), { param: 'messages[1]', code: 'invalid_tool_results' });
     refusal(() => renderConversation([user(' ')], false), { param: 'messages[0].content', code: 'empty_message' });
-    const image: Message = { role: 'user', content: [...text('what is this?'), { type: 'image', url: 'https://example.com/a.png' }] };
-    const err = refusal(() => renderConversation([user('x'), image], false), { param: 'messages[1].content[1].type', code: 'unsupported_content_part' });
-    expect(err.message).toBe("content part type 'image' is not supported: only text parts are");
+    const inAssistant: Message = { role: 'assistant', content: [{ type: 'image', url: 'https://example.com/a.png' }], toolCalls: [] };
+    refusal(() => renderConversation([user('x'), inAssistant, user('y')], false), { param: 'messages[1].content[0].type', code: 'unsupported_content_part' });
+    const bmp: Message = { role: 'user', content: [{ type: 'image', url: 'data:image/bmp;base64,AAAA' }] };
+    refusal(() => renderConversation([bmp], false), { param: 'messages[0].content[0].image_url.url', code: 'unsupported_image' });
+    const ftp: Message = { role: 'user', content: [{ type: 'image', url: 'ftp://example.com/a.png' }] };
+    refusal(() => renderConversation([ftp], false), { param: 'messages[0].content[0].image_url.url', code: 'unsupported_image' });
+    const huge: Message = { role: 'user', content: [{ type: 'image', url: `data:image/png;base64,${'A'.repeat(7 * 1024 * 1024)}` }] };
+    refusal(() => renderConversation([huge], false), { param: 'messages[0].content[0].image_url.url', code: 'image_too_large' });
+  });
+
+  it("sends a user message's images as image blocks beside the prompt, each marked where it stood", () => {
+    const image: Message = {
+      role: 'user',
+      content: [...text('what is this?'), { type: 'image', url: 'data:image/png;base64,iVBORw0KGgo=' }, { type: 'image', url: 'https://example.com/a.png' }],
+    };
+    const c = renderConversation([user('earlier'), assistant('ok'), image], false);
+    expect(c.prompt).toContain('what is this?\n[image 1]\n[image 2]');
+    expect(c.images).toEqual([
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
+    ]);
   });
 });
 
@@ -145,7 +164,9 @@ describe('the prepared request', () => {
       clientTools: [],
       parallelToolCalls: true,
       jsonSchema: undefined,
+      maxBudgetUsd: undefined,
       prompt: 'hi',
+      images: [],
       toolResults: [],
       stream: true,
     });

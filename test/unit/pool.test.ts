@@ -82,6 +82,7 @@ const OTHER: SpawnProfile = { ...DEFAULT, systemPrompt: 'be brief' };
 const request = (sessionId: string, over: Partial<CliRequest> = {}): CliRequest => ({
   ...DEFAULT,
   prompt: 'hi',
+  images: [],
   sessionId,
   resume: true,
   stream: false,
