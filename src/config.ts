@@ -46,6 +46,7 @@ export const envSchema = z.object({
   MAX_CONCURRENCY: intFrom(1, 1024).default(4),
   MAX_QUEUE: intFrom(0, 1_000_000).default(100),
   REQUEST_TIMEOUT_MS: intFrom(1).default(600_000),
+  AUTO_SESSIONS: z.enum(['0', '1']).default('1'),
   GATEWAY_API_KEYS: keyList.optional(),
   GATEWAY_API_KEYS_FILE: z.string().min(1).refine(existsSync, 'no such file').optional(),
   GATEWAY_ADMIN_KEYS: keyList.default([]),
@@ -94,6 +95,8 @@ export function configSchema(cwd: string) {
       maxConcurrency: e.MAX_CONCURRENCY,
       maxQueue: e.MAX_QUEUE,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      /** Requests carrying an earlier exchange continue its session (core/auto-sessions.ts). */
+      autoSessions: e.AUTO_SESSIONS === '1',
       apiKeys: e.GATEWAY_API_KEYS ?? [],
       /** Keys that see and cancel everything (they also authenticate). */
       adminKeys: e.GATEWAY_ADMIN_KEYS,

@@ -7,6 +7,7 @@ import type { Logger } from './core/logger.js';
 import { ANONYMOUS, type Principal, visibleTo } from './core/ownership.js';
 import type { ListQuery, ProcessPage, ResponseCache, SessionEntry, SessionListQuery, Storage, UsageQuery } from './core/ports.js';
 import { cacheKey } from './core/response-cache.js';
+import { AutoSessions } from './core/auto-sessions.js';
 import { Router, type RoutingSettings } from './core/routing.js';
 import { Spend } from './core/spend.js';
 import { usageEntry } from './core/usage-entry.js';
@@ -153,10 +154,11 @@ export async function createGateway(config: Config, { log, registry, routing, ca
     });
     const router = new Router(registry, routing);
     const readiness = new Readiness();
-    const manager = new ProcessManager({ router, bus, sessions: storage.sessions, conversations: storage.conversations, readiness, config, log });
+    const autoSessions = config.autoSessions ? new AutoSessions() : undefined;
+    const manager = new ProcessManager({ router, bus, sessions: storage.sessions, conversations: storage.conversations, autoSessions, readiness, config, log });
     await manager.recover(await storage.records.unfinished());
     for (const provider of registry.providers) provider.capabilities.lifecycle?.start();
-    return new CoreGateway({ registry, router, storage, bus, manager, readiness, spend, cache, log });
+    return new CoreGateway({ registry, router, storage, bus, manager, readiness, spend, cache, autoSessions, log });
   } catch (err) {
     await storage.close();
     throw err;
@@ -184,6 +186,7 @@ interface CoreParts {
   readiness: Readiness;
   spend: Spend;
   cache?: ResponseCache;
+  autoSessions?: AutoSessions;
   log: Logger;
 }
 
@@ -197,6 +200,7 @@ class CoreGateway implements Gateway {
   private readonly readiness: Readiness;
   private readonly spend: Spend;
   private readonly cache?: ResponseCache;
+  private readonly autoSessions?: AutoSessions;
   private readonly log: Logger;
 
   constructor(parts: CoreParts) {
@@ -209,6 +213,7 @@ class CoreGateway implements Gateway {
       readiness: this.readiness,
       spend: this.spend,
       cache: this.cache,
+      autoSessions: this.autoSessions,
       log: this.log,
     } = parts);
   }
@@ -298,6 +303,7 @@ class CoreGateway implements Gateway {
     await Promise.all(this.registry.providers.map((p) => p.capabilities.sessionStore?.deleteSession(id)));
     await this.storage.conversations.remove(id);
     await this.storage.sessions.forget(id);
+    this.autoSessions?.forget(id);
     if (purge) await this.storage.sessionLog.remove(id);
     return session;
   }

@@ -23,6 +23,7 @@ import { type Principal, visibleTo } from './ownership.js';
 import type { CachedAnswer, ConversationStore, SessionDirectory, SessionEntry } from './ports.js';
 import { nextRecord } from './process-record.js';
 import { type NewEvent, type NewEventOf, type ProcessRecord, nowSeconds, terminalStatus } from './process-types.js';
+import type { AutoSessions } from './auto-sessions.js';
 import type { Readiness } from './readiness.js';
 import { retryDelayMs } from './retry-policy.js';
 import type { Plan, Router } from './routing.js';
@@ -108,6 +109,8 @@ export interface ProcessManagerDeps {
   sessions: SessionDirectory;
   /** The conversations of sessions on stateless providers. */
   conversations: ConversationStore;
+  /** Conversations that find their own session (AUTO_SESSIONS); absent: off. */
+  autoSessions?: AutoSessions;
   readiness: Readiness;
   config: Config;
   log: Logger;
@@ -186,17 +189,32 @@ export class ProcessManager {
     const plan = router.plan(job.model);
     if (!plan) throw modelNotFound(job.model);
     const routed = routeToolResults(job.request, (ids) => this.waitingSession(ids, job.owner));
-    const intent = routed.request.session;
+    const chat = routed.answersWaitingRun ? routed.request : await this.continuedAutomatically(job, plan);
+    const intent = chat.session;
     const entry = intent.kind === 'new' ? undefined : await this.visibleSession(intent.sessionId, job.owner);
     const targets = this.sessionTargets(job.model, plan.route ? router.cooldowns.order(plan.targets, targetName) : plan.targets, entry);
-    const candidates = await this.usable(await this.prepareAll(targets, routed.request, entry));
-    const request = await this.place(candidates[0]!, routed.request, routed.answersWaitingRun);
+    const candidates = await this.usable(await this.prepareAll(targets, chat, entry));
+    const request = await this.place(candidates[0]!, chat, routed.answersWaitingRun);
     try {
       return await this.enqueue(job, request, plan, candidates);
     } catch (err) {
       this.releaseReservation(request);
       throw err;
     }
+  }
+
+  /**
+   * A new-session request whose messages begin with an earlier exchange of the same key and settings
+   * continues that exchange's session (AutoSessions), when the owner may and a target of the model
+   * can: its provider keeps (or the gateway stores) the rest of the conversation.
+   */
+  private async continuedAutomatically(job: CompletionJob, plan: Plan): Promise<ChatRequest> {
+    const { autoSessions } = this.deps;
+    if (!autoSessions || job.request.session.kind !== 'new') return job.request;
+    const found = autoSessions.find(job.owner.keyId, job.model, job.request);
+    const entry = found && (await this.visibleSession(found.sessionId, job.owner));
+    if (!entry || (entry.provider && !plan.targets.some((t) => t.provider.name === entry.provider))) return job.request;
+    return { ...job.request, session: { kind: 'continue', sessionId: entry.session_id } };
   }
 
   /** The session a job continues or forks, if it exists and the owner may see it (else it is left to `resumable` to refuse). */
@@ -395,6 +413,7 @@ export class ProcessManager {
     await this.publish({ ...base, type: 'PROCESS_STARTED', ts: nowSeconds(), status: 'running' });
     const failure = await this.complete(this.deps.log, { ...base, type: 'PROCESS_COMPLETE', ts: nowSeconds(), status: 'completed', result, internal: { costUsd: 0 } });
     const outcome: Outcome = failure ? { error: failure } : { result };
+    if (!failure) this.remember(job, result);
     const events = new RunChannel();
     // A streamed hit sends the whole answer as one delta.
     if (job.request.stream && result.text) events.push({ type: 'text', text: result.text });
@@ -709,6 +728,7 @@ export class ProcessManager {
     if (run.finished) return;
     const error = outcome instanceof GatewayError ? outcome : undefined;
     const result = outcome instanceof GatewayError ? undefined : outcome;
+    if (result) this.remember(run.job, result);
     // The provider stopped at client calls: the process waits for their results, in a provider that
     // keeps waiting runs; a stateless one has simply answered (the client's next request brings them).
     if (result?.finishReason === 'tool_calls' && result.toolCalls?.length && run.request.provider.capabilities.waitingRuns) {
@@ -734,6 +754,16 @@ export class ProcessManager {
       ...(error ? { error: error.toJSON(), internal: { claude: error.raw } } : { result, internal: { costUsd: run.costUsd ?? null } }),
     });
     this.settle(run, unrecorded ? { error: unrecorded, cliMs: run.cliMs } : { result, error, cliMs: run.cliMs });
+  }
+
+  /**
+   * An answered turn, for conversations that find their own session: a request that carried the
+   * whole conversation is an exchange to continue; a turn by `session_id` moved the session on.
+   */
+  private remember(job: CompletionJob, result: RunResult): void {
+    const { autoSessions } = this.deps;
+    if (job.request.session.kind === 'new') autoSessions?.record(job.owner.keyId, job.model, job.request, result.sessionId, result);
+    else autoSessions?.movedOn(result.sessionId);
   }
 
   /**
