@@ -32,13 +32,19 @@ const FRONT_DOORS_OF_THE_FACADE = {
 
 /** Wire formats, from src/core/. */
 const WIRE_FORMATS = {
-  regex: '^(\\.\\./)+openai(/|$)',
-  message: 'the core knows no wire format: front doors map to and from it (src/openai/), stores read their old files',
+  regex: '^(\\.\\./)+(openai|messages)(/|$)',
+  message: 'the core knows no wire format: front doors map to and from it (src/openai/, src/messages/), stores read their old files',
+};
+
+/** The HTTP front door, from the Unix-socket one: each adapts the gateway on its own. */
+const HTTP_FRONT_DOOR = {
+  regex: '^(\\.\\./)+(http|routes)(/|$)',
+  message: 'the Unix-socket front door adapts the gateway (src/gateway.ts), not the HTTP front door (src/http/, routes/)',
 };
 
 const IO = {
   regex: '^(node:)?(fs|fs/promises|net|http|https|http2|child_process|dgram|dns|tls)$|^undici(/.*)?$',
-  message: 'src/openai/ maps wire formats only: no I/O',
+  message: 'src/openai/, src/messages/ and src/responses/ map wire formats only: no I/O',
 };
 
 const restrict = (/** @type {{ regex: string; message: string }[]} */ ...patterns) => ({
@@ -70,4 +76,7 @@ export default defineConfig(
   { files: ['src/stores/**'], rules: restrict(FASTIFY, FRONT_DOORS) },
   { files: ['src/gateway.ts'], rules: restrict(FASTIFY, FRONT_DOORS_OF_THE_FACADE) },
   { files: ['src/openai/**'], rules: restrict(FASTIFY, IO) },
+  { files: ['src/responses/**'], rules: restrict(FASTIFY, IO) },
+  { files: ['src/unix-socket/**'], rules: restrict(FASTIFY, HTTP_FRONT_DOOR) },
+  { files: ['src/messages/**'], rules: restrict(FASTIFY, IO) },
 );

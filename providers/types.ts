@@ -42,6 +42,11 @@ const functionToolSchema = z.object({
   description: z.string().optional(),
   /** JSON Schema of the arguments, passed to the model as it is. */
   parameters: z.record(z.string(), z.unknown()),
+  /**
+   * Always the client's own function, whatever its name: never taken for a provider's built-in tool
+   * (an Anthropic Messages client such as Claude Code sends its own `Bash`, and runs it itself).
+   */
+  clientOnly: z.boolean().optional(),
 });
 export type FunctionTool = z.infer<typeof functionToolSchema>;
 

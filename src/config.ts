@@ -75,6 +75,8 @@ export const envSchema = z.object({
   /** Providers, routes, retries, cache, prices and keys (src/gateway-config.ts reads it). */
   GATEWAY_CONFIG: z.string().min(1).refine(existsSync, 'no such file').optional(),
   CACHE_TTL_S: z.coerce.number().min(0).default(0),
+  /** The Unix-socket front door's path (src/unix-socket/); unset: no socket. */
+  SOCKET_PATH: z.string().min(1).optional(),
 });
 
 /** The validated environment turned into the gateway's settings; `Config` is inferred from it. */
@@ -128,6 +130,8 @@ export function configSchema(cwd: string) {
       gatewayConfigFile: e.GATEWAY_CONFIG ? abs(e.GATEWAY_CONFIG) : undefined,
       /** Response cache lifetime in seconds; 0: off unless GATEWAY_CONFIG has `cache:`. */
       cacheTtlS: e.CACHE_TTL_S,
+      /** Absolute; the Unix socket listens there when set. */
+      socketPath: e.SOCKET_PATH ? abs(e.SOCKET_PATH) : undefined,
     };
   });
 }

@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { StartupError } from './core/errors.js';
 import { type GatewayConfig, routingSettings } from './gateway-config.js';
 import { openGateway, readGatewayConfig } from './start.js';
+import { type SocketServer, startSocketServer } from './unix-socket/server.js';
 
 /** Exits 2 with the message of a bad configuration (naming the variable, or the file and the field). */
 function exitOnConfigError(err: unknown): never {
@@ -35,13 +36,15 @@ async function main(): Promise<void> {
     );
   }
   let closing = false;
+  let socket: SocketServer | undefined;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    // The gateway first: while it drains, the front door still answers (503 to new work).
-    gateway
-      .shutdown(config.shutdownGraceMs)
+    // The Unix socket first (its sync SPAWNs are cancelled, as when their clients leave), then the
+    // gateway: while it drains, the HTTP front door still answers (503 to new work).
+    Promise.resolve(socket?.close())
+      .then(() => gateway.shutdown(config.shutdownGraceMs))
       .then(() => app.close())
       .then(
         () => process.exit(0),
@@ -79,6 +82,18 @@ async function main(): Promise<void> {
     }
   });
   await app.listen({ host: config.host, port: config.port });
+  if (config.socketPath) {
+    // The keys are the HTTP front door's (app.keyRing), so a reload applies to both.
+    socket = await startSocketServer(gateway, {
+      path: config.socketPath,
+      lineLimit: config.bodyLimitBytes,
+      allowedTools: config.allowedTools,
+      keys: app.keyRing,
+      log,
+    });
+    // A signal while it was starting found no socket to close.
+    if (closing) void socket.close();
+  }
 }
 
 main().catch((err) => {

@@ -1,4 +1,4 @@
-import { CLAUDE_CODE_TOOLS } from '../claude-cli/tool-policy.js';
+import { enablesBuiltIn } from '../claude-cli/tool-policy.js';
 import { imageBlock } from '../images.js';
 import { type ChatRequest, type ContentPart, type Message, ProviderError } from '../types.js';
 import type { ImageBlock, MessageParam, MessagesBody, TextBlock, Tool, ToolChoice } from './wire.js';
@@ -110,7 +110,7 @@ function markCacheBreakpoints(body: MessagesBody): void {
 function tools(request: ChatRequest): Tool[] {
   return request.tools.map((t, i) => {
     const param = `tools[${i}].function.name`;
-    if ((CLAUDE_CODE_TOOLS as readonly string[]).includes(t.name)) {
+    if (enablesBuiltIn(t)) {
       throw refused(`'${t.name}' is a Claude Code tool: only the claude-cli/ models run those`, param, 'unsupported_builtin_tool');
     }
     if (!TOOL_NAME.test(t.name)) throw refused('function names must match ^[a-zA-Z0-9_-]{1,64}$', param, 'invalid_function_name');

@@ -6,6 +6,9 @@ export const CLAUDE_CODE_TOOLS = [
   'TodoWrite', 'WebFetch', 'WebSearch', 'Write',
 ] as const;
 
+/** Whether a function tool asks for the Claude Code tool of its name (not a function the client runs itself). */
+export const enablesBuiltIn = (tool: FunctionTool): boolean => !tool.clientOnly && (CLAUDE_CODE_TOOLS as readonly string[]).includes(tool.name);
+
 /** The Anthropic API's rule for tool names: the client's functions become tools of the model. */
 export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
@@ -50,7 +53,7 @@ export function toolSetup(request: ChatRequest, cap: readonly string[]): ToolSet
   const named = typeof choice === 'object' ? choice.name : undefined;
   request.tools.forEach((tool, i) => {
     const param = `tools[${i}].function.name`;
-    if ((CLAUDE_CODE_TOOLS as readonly string[]).includes(tool.name)) {
+    if (enablesBuiltIn(tool)) {
       enable(tool.name, tool.name, param);
       return;
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CLAUDE_CODE_TOOLS } from '../../providers/claude-cli/tool-policy.js';
+import { enablesBuiltIn } from '../../providers/claude-cli/tool-policy.js';
 import type { ChatRequest } from '../../providers/types.js';
 import type { CachedAnswer, ResponseCache } from './ports.js';
 
@@ -89,8 +89,6 @@ export class MemoryResponseCache implements ResponseCache {
   }
 }
 
-/** The names that enable a Claude Code tool when a function is given one (see providers/claude-cli/tool-policy.ts). */
-const BUILT_IN_TOOLS: ReadonlySet<string> = new Set(CLAUDE_CODE_TOOLS);
 
 /**
  * The cache key of a request: a sha256 (hex) of everything that shapes its answer, as canonical
@@ -109,7 +107,7 @@ export function cacheKey(model: string, request: ChatRequest): string | undefine
   if (request.permissions.allow.length > 0) return undefined;
   // A function named after a Claude Code tool enables that tool on the CLI just as allowed_tools do.
   // The key cannot tell which provider serves the model, so such a request is never cached.
-  if (request.tools.some((t) => BUILT_IN_TOOLS.has(t.name))) return undefined;
+  if (request.tools.some(enablesBuiltIn)) return undefined;
   const keyed = {
     // Bumped when what is keyed changes, so that a shared cache never mixes two formats.
     v: 1,

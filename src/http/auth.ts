@@ -88,6 +88,9 @@ function presentedKey(request: FastifyRequest, allowQuery: boolean): string | un
     const m = /^Bearer\s+(.+)$/i.exec(header);
     return m?.[1]?.trim();
   }
+  // Anthropic's clients (its SDK, Claude Code) send the key as `x-api-key`.
+  const apiKey = request.headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey.trim()) return apiKey.trim();
   if (allowQuery) {
     const q = (request.query as Record<string, unknown> | undefined)?.api_key;
     return typeof q === 'string' ? q : undefined;
@@ -99,7 +102,8 @@ function presentedKey(request: FastifyRequest, allowQuery: boolean): string | un
 const NO_KEY: Principal = Object.freeze({ keyId: null, admin: false });
 
 /**
- * With keys configured, every route but the public ones needs `Authorization: Bearer <key>`, and
+ * With keys configured, every route but the public ones needs `Authorization: Bearer <key>` (or
+ * `x-api-key: <key>`), and
  * the request acts for that key. Without keys, every request acts for the one anonymous user.
  */
 export function registerAuth(app: FastifyInstance, ring: KeyRing): void {
@@ -117,7 +121,7 @@ export function registerAuth(app: FastifyInstance, ring: KeyRing): void {
       return;
     }
     const key = presentedKey(request, config.apiKeyInQuery === true);
-    if (!key) throw new AuthenticationError('missing API key: send Authorization: Bearer <key>', 'missing_api_key');
+    if (!key) throw new AuthenticationError('missing API key: send Authorization: Bearer <key> (or x-api-key: <key>)', 'missing_api_key');
     const principal = ring.match(key);
     if (!principal) throw new AuthenticationError('invalid API key');
     request.principal = principal;

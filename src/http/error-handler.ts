@@ -10,13 +10,25 @@ import {
   RequestTimeoutError,
   knownError,
 } from '../core/errors.js';
+import { toAnthropicError } from '../messages/errors.js';
 
-/** Sends a GatewayError as the OpenAI error body, with its status and headers. */
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The error body of the route's answers: OpenAI's (the default), or the Messages API's (`/v1/messages`). */
+    errorFormat?: 'anthropic';
+  }
+}
+
+/**
+ * Sends a GatewayError as the error body of the matched route's format (OpenAI's unless its config
+ * says `errorFormat`), with its status and headers.
+ */
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
   // The client went away (its process was cancelled for it): nobody reads an answer, and Fastify
   // would hold the request open in wait for one it cannot send.
   if (reply.raw.destroyed) return reply.hijack();
-  return reply.code(err.status).headers(err.headers).send({ error: err.toJSON() });
+  const anthropic = reply.request.routeOptions?.config?.errorFormat === 'anthropic';
+  return reply.code(err.status).headers(err.headers).send(anthropic ? toAnthropicError(err) : { error: err.toJSON() });
 }
 
 /**
@@ -79,7 +91,7 @@ function fromFastify(err: FastifyError, bodyLimit: number): GatewayError | undef
  */
 const ROUTABLE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
-/** The one place errors become HTTP answers: OpenAI's shape always, internals never leaked on 5xx. */
+/** The one place errors become HTTP answers: the route's shape (sendError), internals never leaked on 5xx. */
 export function registerErrorHandler(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     // A provider's error thrown before any run (a schema it refuses) is mapped like a run's.

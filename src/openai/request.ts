@@ -45,9 +45,23 @@ function toolChoiceOf(choice: ChatCompletionRequest['tool_choice']): ChatRequest
 
 /** `json_schema` asks for its schema (an object when it has none), `json_object` for any JSON object. */
 function responseFormatOf(format: ChatCompletionRequest['response_format']): ChatRequest['responseFormat'] {
-  if (format?.type === 'json_schema') return { type: 'json_schema', schema: format.json_schema.schema ?? { type: 'object' } };
-  if (format?.type === 'json_object') return { type: 'json_schema', schema: { type: 'object' } };
+  if (format?.type === 'json_schema') return jsonFormat(format.json_schema.schema);
+  if (format?.type === 'json_object') return jsonFormat(undefined);
   return undefined;
+}
+
+/** Structured output, shared by OpenAI's front doors: JSON valid against `schema`, any JSON object without one. */
+export function jsonFormat(schema: Record<string, unknown> | null | undefined): NonNullable<ChatRequest['responseFormat']> {
+  return { type: 'json_schema', schema: schema ?? { type: 'object' } };
+}
+
+/**
+ * An OpenAI function tool as the ChatRequest's, shared by OpenAI's front doors. A provider decides
+ * what a name means: the Claude CLI takes one of its own tools' names as asking for that tool.
+ */
+export function functionTool(f: { name: string; description?: string | null; parameters?: Record<string, unknown> | null }): ChatRequest['tools'][number] {
+  // OpenAI: a function without parameters takes none.
+  return { name: f.name, description: f.description ?? undefined, parameters: f.parameters ?? { type: 'object', properties: {} } };
 }
 
 /**
@@ -77,12 +91,7 @@ export function toChatRequest(body: ChatCompletionRequest, model: string): ChatR
   return {
     model,
     messages: body.messages.map(toMessage),
-    tools: (body.tools ?? []).map(({ function: f }) => ({
-      name: f.name,
-      description: f.description,
-      // OpenAI: a function without parameters takes none.
-      parameters: f.parameters ?? { type: 'object', properties: {} },
-    })),
+    tools: (body.tools ?? []).map(({ function: f }) => functionTool(f)),
     permissions: { allow: body.allowed_tools ?? [], deny: body.disallowed_tools ?? [] },
     toolChoice: toolChoiceOf(body.tool_choice),
     parallelToolCalls: body.parallel_tool_calls !== false,

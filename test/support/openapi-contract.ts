@@ -32,8 +32,10 @@ export function sseData(text: string): string[] {
     .split('\n\n')
     .filter((block) => block.trim() !== '')
     .map((block) => {
-      expect(block.startsWith('data: '), `SSE event ${JSON.stringify(block)}`).toBe(true);
-      return block.slice('data: '.length);
+      // A typed event (`event: <type>` then its data line, as the Responses and Messages APIs send them).
+      const data = block.replace(/^event: [^\n]+\n/, '');
+      expect(data.startsWith('data: '), `SSE event ${JSON.stringify(block)}`).toBe(true);
+      return data.slice('data: '.length);
     });
 }
 

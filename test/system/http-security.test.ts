@@ -32,6 +32,16 @@ const isOpenAIError = (r: RawResponse, type?: string, code?: string) => {
   );
 };
 
+/** The Messages API's error shape, which its routes (`/v1/messages…`) answer with. */
+const isAnthropicError = (r: RawResponse, type: string) => {
+  try {
+    const body = JSON.parse(r.body);
+    return body.type === 'error' && body.error?.type === type && typeof body.error.message === 'string';
+  } catch {
+    return false;
+  }
+};
+
 const NO_SESSION = '00000000-0000-4000-8000-000000000000';
 
 /** Every route the app has, with a path that reaches it and what it answers with the key. */
@@ -43,6 +53,14 @@ interface RouteCase {
 }
 const PROTECTED: RouteCase[] = [
   { method: 'POST', route: '/v1/chat/completions', path: '/v1/chat/completions', withKey: 200 },
+  // The Messages API's routes, with a chat completion's body (no max_tokens: a 400; count_tokens takes it). Their errors have Anthropic's shape.
+  { method: 'POST', route: '/v1/messages', path: '/v1/messages', withKey: 400 },
+  { method: 'POST', route: '/v1/messages/count_tokens', path: '/v1/messages/count_tokens', withKey: 200 },
+  { method: 'POST', route: '/v1/responses', path: '/v1/responses', withKey: 400 },
+  { method: 'GET', route: '/v1/responses/:id', path: '/v1/responses/resp_1', withKey: 404 },
+  { method: 'DELETE', route: '/v1/responses/:id', path: '/v1/responses/resp_1', withKey: 404 },
+  { method: 'POST', route: '/v1/responses/:id/cancel', path: '/v1/responses/resp_1/cancel', withKey: 404 },
+  { method: 'GET', route: '/v1/responses/:id/input_items', path: '/v1/responses/resp_1/input_items', withKey: 404 },
   { method: 'GET', route: '/v1/processes', path: '/v1/processes', withKey: 200 },
   { method: 'GET', route: '/v1/processes/:id', path: '/v1/processes/proc_1', withKey: 404 },
   { method: 'DELETE', route: '/v1/processes/:id', path: '/v1/processes/proc_1', withKey: 404 },
@@ -171,7 +189,7 @@ describe('API keys: decided by the route the router matched', () => {
           headers: upgrade ? upgradeHeaders() : {},
           body: r.method === 'POST' ? chatBody : undefined,
         });
-        const ok = res.status === 401 && (r.method === 'HEAD' || isOpenAIError(res, 'authentication_error', 'missing_api_key'));
+        const ok = res.status === 401 && (r.method === 'HEAD' || isOpenAIError(res, 'authentication_error', 'missing_api_key') || isAnthropicError(res, 'authentication_error'));
         return ok ? undefined : `${r.method} ${target}${upgrade ? ' (upgrade)' : ''} → ${res.status}`;
       })
     ).filter(Boolean);

@@ -880,6 +880,74 @@ describe('function calling', () => {
   });
 });
 
+describe('the Anthropic Messages API', () => {
+  const message = (content: unknown, fields: Record<string, unknown> = {}) => ({ model: 'claude-cli/haiku', max_tokens: 256, messages: [{ role: 'user', content }], ...fields });
+  /** The events of an Anthropic stream: `event: <type>` then `data: <json>`, the type named twice. */
+  const anthropicEvents = (text: string): Json[] =>
+    text
+      .split('\n\n')
+      .filter((b) => b.trim() !== '')
+      .map((block) => {
+        const m = /^event: ([a-z_]+)\ndata: (.+)$/.exec(block);
+        expect(m, `SSE event ${JSON.stringify(block)}`).not.toBeNull();
+        const data = JSON.parse(m![2]!);
+        expect(data.type).toBe(m![1]);
+        return data;
+      });
+
+  it('200 message, count_tokens, and errors in Anthropic shape match the document', async () => {
+    const ok = await call(real, 'POST', '/v1/messages', { body: message('hi messages', { system: 'be brief' }) });
+    expect(ok.status, ok.text).toBe(200);
+    expectDocumented('createMessage', ok);
+    const count = await call(real, 'POST', '/v1/messages/count_tokens', { body: { model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] } });
+    expect(count.status).toBe(200);
+    expectDocumented('countMessageTokens', count);
+    const cases: [string, string, unknown, number][] = [
+      ['createMessage', '/v1/messages', { model: 'sonnet', messages: [{ role: 'user', content: 'hi' }] }, 400],
+      ['createMessage', '/v1/messages', message('hi', { model: 'gpt-4o' }), 404],
+      ['createMessage', '/v1/messages', message('x'.repeat(4096)), 413],
+      ['countMessageTokens', '/v1/messages/count_tokens', { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }, 404],
+      ['countMessageTokens', '/v1/messages/count_tokens', { model: 'sonnet', messages: [{ role: 'user', content: [{ type: 'document' }] }] }, 400],
+    ];
+    for (const [op, url, body, status] of cases) {
+      const res = await call(status === 413 ? fake : real, 'POST', url, { body });
+      expect(res.status, res.text).toBe(status);
+      expect(res.body.type).toBe('error');
+      expectDocumented(op, res);
+    }
+    const notJson = await call(real, 'POST', '/v1/messages', { raw: '{', headers: { 'content-type': 'application/json' } });
+    expect(notJson.status).toBe(400);
+    expectDocumented('createMessage', notJson);
+    const locked = await extraGateway({ GATEWAY_API_KEYS: 'k1' });
+    const missing = await call(locked, 'POST', '/v1/messages', { body: message('hi') });
+    expect(missing.status).toBe(401);
+    expect(missing.body.error.type).toBe('authentication_error');
+    expectDocumented('createMessage', missing);
+    const viaHeader = await call(locked, 'POST', '/v1/messages', { body: message('hi'), headers: { 'x-api-key': 'k1' } });
+    expect(viaHeader.status).toBe(200);
+    expectDocumented('createMessage', viaHeader);
+  });
+
+  it('streamed events match MessageStreamEvent, tool calls included; a failed stream ends with an error event', async () => {
+    mock.on('oa messages tool', { kind: 'tool_use', name: 'mcp__client__get_weather', input: { location: 'Rome' }, text: 'Checking.' });
+    const tools = [{ name: 'get_weather', input_schema: { type: 'object', properties: { location: { type: 'string' } } } }];
+    for (const body of [message('oa messages stream', { stream: true }), message('oa messages tool', { stream: true, tools })]) {
+      const res = await call(real, 'POST', '/v1/messages', { body });
+      expect(res.status, res.text).toBe(200);
+      expectDocumented('createMessage', { ...res, text: '' });
+      const events = anthropicEvents(res.text);
+      for (const e of events) expectComponent('MessageStreamEvent', e);
+      expect(events.at(-1).type).toBe('message_stop');
+    }
+    // The fake CLI streams a delta, then crashes.
+    const failed = await call(fake, 'POST', '/v1/messages', { body: message('FAKE_CRASH', { stream: true }) });
+    expect(failed.status).toBe(200);
+    const events = anthropicEvents(failed.text);
+    for (const e of events) expectComponent('MessageStreamEvent', e);
+    expect(events.at(-1)).toEqual({ type: 'error', error: { type: 'api_error', message: expect.any(String) } });
+  });
+});
+
 describe('load shedding', () => {
   it('503 gateway_overloaded with Retry-After on API routes when the event loop is saturated; probes stay up', async () => {
     const touchy = await extraGateway({ MAX_EVENT_LOOP_DELAY_MS: '5' });
