@@ -214,8 +214,9 @@ async function main(): Promise<void> {
         wire[p].push({ role: 'user', content: question(conv, turn) });
         await settle();
         const s = p === 'oneshot' ? await viaCli(wire[p], marker) : await viaGateway(p, wire[p], marker);
-        // A gateway turn may take the warm process (and start another) or spawn; a direct one has exited.
-        if (p !== 'oneshot') lastSpawnAt = performance.now();
+        // A new session through a gateway may take the warm process (and start another) or spawn one;
+        // auto on's later turns run on their hot process, and a direct run has exited.
+        if (p === 'off' || (p === 'on' && turn === 1)) lastSpawnAt = performance.now();
         wire[p].push({ role: 'assistant', content: answerTo(marker) });
         if (turn === 1) first[p] = s.sessionId;
         else if (p === 'on' && s.sessionId !== first.on) {
@@ -276,7 +277,7 @@ async function main(): Promise<void> {
   console.log(`workload: ${REPS} conversations of ${TURNS} turns (after a 2-turn warm-up conversation), each turn sending the`);
   console.log(`  whole conversation so far (user, assistant, user, …) as an OpenAI client does; in every turn, one at a time`);
   console.log(`  and in this order: auto off, one-shot, auto on. Before every sample the bench waits until ${SETTLE_MS} ms have`);
-  console.log(`  passed since the last gateway turn (a pool refill's start-up) and then until no CLI under it uses CPU (200 ms).`);
+  console.log(`  passed since the last new-session gateway turn (a pool refill's start-up), then until no CLI under it uses CPU (200 ms).`);
   console.log(`  questions ~150 chars, answers ~330 chars (history at turn ${TURNS}: ${2 * TURNS - 1} messages); CLI ${CLAUDE_BIN}`);
   console.log(`  upstream: project mock in this process, answers after ${DELAY_MS} ms (first byte); ${mock.messageRequests().length} upstream calls`);
   console.log(`  gateways: own processes (${gatewayCommand()}), POOL_SIZE=${POOL_SIZE}, other pool settings default,`);

@@ -3,8 +3,8 @@ import type { SystemPromptFiles } from './system-prompt.js';
 
 /** The profile part of a request (or of a profile with more fields). */
 export function profileOf(req: SpawnProfile): SpawnProfile {
-  const { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema, maxBudgetUsd } = req;
-  return { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema, maxBudgetUsd };
+  const { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema, maxBudgetUsd, effort } = req;
+  return { model, systemPrompt, toolPolicy, maxTurns, cwd, clientTools, parallelToolCalls, jsonSchema, maxBudgetUsd, effort };
 }
 
 export function profileKey(p: SpawnProfile): string {
@@ -18,6 +18,7 @@ export function profileKey(p: SpawnProfile): string {
     p.clientTools.length ? p.parallelToolCalls : null,
     p.jsonSchema ?? null,
     p.maxBudgetUsd ?? null,
+    p.effort ?? null,
   ]);
 }
 
@@ -49,7 +50,7 @@ export async function writeSpawnFiles(files: SystemPromptFiles, p: SpawnProfile)
 
 /**
  * Flags for the profile and the session. Nothing a request carries goes on argv beyond the model,
- * the session id, the names of enabled built-in tools, max turns and max budget: the system prompt and the
+ * the session id, the names of enabled built-in tools, max turns, max budget and effort: the system prompt and the
  * permission rules go through private files, the structured-output schema through the initialize
  * request (live-process.ts), the prompt on stdin. Values use the `--flag=value` form so that nothing
  * can read as another flag.
@@ -62,6 +63,7 @@ function commonArgs(p: SpawnProfile, session: { id: string; resume: boolean }, f
   args.push(`--tools=${p.toolPolicy.tools.join(',')}`);
   if (p.maxTurns !== undefined) args.push(`--max-turns=${p.maxTurns}`);
   if (p.maxBudgetUsd !== undefined) args.push(`--max-budget-usd=${p.maxBudgetUsd}`);
+  if (p.effort !== undefined) args.push(`--effort=${p.effort}`);
   return args;
 }
 

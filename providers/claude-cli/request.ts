@@ -19,6 +19,8 @@ export interface SpawnProfile {
   jsonSchema?: Record<string, unknown>;
   /** `--max-budget-usd`: the run stops once it has cost this much (what its key's budget leaves). */
   maxBudgetUsd?: number;
+  /** `--effort`: how hard the model thinks (a request's reasoning effort). */
+  effort?: 'low' | 'medium' | 'high';
 }
 
 /** A request as the CLI runs it, but for the session: its profile, its prompt, its tool results. */
@@ -65,6 +67,8 @@ export function prepareRequest(request: ChatRequest, allowedTools: readonly stri
     parallelToolCalls: request.parallelToolCalls,
     jsonSchema: request.responseFormat && schemas.prepareJsonSchema(request.responseFormat.schema),
     maxBudgetUsd: request.budgetUsd,
+    // The CLI has no `minimal`: its lowest is `low`.
+    effort: request.sampling.reasoningEffort === 'minimal' ? 'low' : request.sampling.reasoningEffort,
     prompt: conversation.prompt,
     images: conversation.images,
     toolResults: conversation.toolResults,

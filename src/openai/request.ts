@@ -70,7 +70,7 @@ export function functionTool(f: { name: string; description?: string | null; par
  */
 const INTERPRETED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'n', 'tools', 'tool_choice', 'parallel_tool_calls', 'response_format',
-  'temperature', 'max_tokens', 'max_completion_tokens', 'stop',
+  'temperature', 'max_tokens', 'max_completion_tokens', 'stop', 'reasoning_effort',
   'session_id', 'background', 'max_turns', 'allowed_tools', 'disallowed_tools', 'cache',
 ]);
 
@@ -100,6 +100,7 @@ export function toChatRequest(body: ChatCompletionRequest, model: string): ChatR
       temperature: body.temperature ?? undefined,
       maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
       stop,
+      reasoningEffort: body.reasoning_effort ?? undefined,
     },
     session: body.session_id ? { kind: 'continue', sessionId: body.session_id } : { kind: 'new' },
     maxTurns: body.max_turns ?? undefined,

@@ -100,6 +100,8 @@ export const chatCompletionRequestSchema = z.looseObject({
   seed: wholeNumber.nullish(),
   user: z.string().nullish(),
   stop: z.union([z.string(), z.array(z.string())]).nullish(),
+  /** The Claude CLI's `--effort` (`minimal` as `low`); passed on by providers that take it. */
+  reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 

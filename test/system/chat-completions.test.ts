@@ -173,6 +173,15 @@ describe('images (real CLI)', () => {
   });
 });
 
+describe('reasoning effort (real CLI)', () => {
+  it('reaches the model as the CLI effort (--effort)', async () => {
+    const res = await post({ model: 'sonnet', reasoning_effort: 'high', messages: [{ role: 'user', content: 'think hard EFF1' }] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const request = ctx.mock.messageRequests().find((r) => JSON.stringify(r.body.messages).includes('EFF1'));
+    expect(request!.body.output_config).toMatchObject({ effort: 'high' });
+  });
+});
+
 describe('session errors', () => {
   it('answers 404 for an unknown session and 400 for a session id that is not a UUID', async () => {
     const unknown = await post({

@@ -165,6 +165,7 @@ describe('the prepared request', () => {
       parallelToolCalls: true,
       jsonSchema: undefined,
       maxBudgetUsd: undefined,
+      effort: undefined,
       prompt: 'hi',
       images: [],
       toolResults: [],
@@ -206,6 +207,18 @@ describe('the prepared request', () => {
     const session = { sessionId: SESSION, resume: true, cwd: '/work', answersWaitingRun: true };
     expect(placeRequest(prepared, session)).toMatchObject({ sessionId: SESSION, resume: true, cwd: '/work', toolResults: [{ toolCallId: 'call_1', content: 'sunny' }] });
     expect(placeRequest(prepared, { ...session, answersWaitingRun: false }).toolResults).toBeUndefined();
+  });
+});
+
+describe('reasoning effort', () => {
+  it('goes on argv as --effort (minimal as low, the CLI has none lower)', () => {
+    const schemas = new StructuredOutputSchemas();
+    const args = (effort: 'minimal' | 'high') => {
+      const p = prepareRequest(chat({ sampling: { reasoningEffort: effort } }), CAP, schemas);
+      return oneShotArgs({ ...placeRequest(p, { sessionId: SESSION, resume: false, cwd: '/w', answersWaitingRun: false }), cwd: '/w' }, {});
+    };
+    expect(args('high')).toContain('--effort=high');
+    expect(args('minimal')).toContain('--effort=low');
   });
 });
 
