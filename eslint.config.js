@@ -42,6 +42,12 @@ const HTTP_FRONT_DOOR = {
   message: 'the Unix-socket front door adapts the gateway (src/gateway.ts), not the HTTP front door (src/http/, routes/)',
 };
 
+/** The front doors, from the webhooks: they follow the gateway (src/gateway.ts) as a front door does, beside them. */
+const WEBHOOKS_FRONT_DOORS = {
+  regex: '^(\\.\\./)+(http|routes|unix-socket)(/|$)',
+  message: 'src/webhooks/ follows the gateway facade (subscribe), not a front door (src/http/, routes/, src/unix-socket/)',
+};
+
 const IO = {
   regex: '^(node:)?(fs|fs/promises|net|http|https|http2|child_process|dgram|dns|tls)$|^undici(/.*)?$',
   message: 'src/openai/, src/messages/ and src/responses/ map wire formats only: no I/O',
@@ -79,4 +85,5 @@ export default defineConfig(
   { files: ['src/responses/**'], rules: restrict(FASTIFY, IO) },
   { files: ['src/unix-socket/**'], rules: restrict(FASTIFY, HTTP_FRONT_DOOR) },
   { files: ['src/messages/**'], rules: restrict(FASTIFY, IO) },
+  { files: ['src/webhooks/**'], rules: restrict(FASTIFY, WEBHOOKS_FRONT_DOORS) },
 );

@@ -15,7 +15,7 @@
 //                                              BENCH_POOL_SIZE=1 BENCH_SETTLE_MS=3000; BENCH_GW_<NAME>=v
 //                                              sets <NAME> for both gateways)
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { renderConversation } from '../providers/claude-cli/render.js';
 import type { Message } from '../providers/types.js';
@@ -100,6 +100,19 @@ async function quiet(windowMs = 200, maxMs = 10_000): Promise<void> {
     before = after;
     if (!busy) return;
   }
+}
+
+/** The CLI processes under a gateway (not tsx's esbuild service), by their command line. */
+function cliProcesses(pid: number): number {
+  return processTree(pid)
+    .slice(1)
+    .filter((p) => {
+      try {
+        return path.basename(readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]!) === path.basename(CLAUDE_BIN);
+      } catch {
+        return false; // exited meanwhile
+      }
+    }).length;
 }
 
 /** The OpenAI wire form of the conversation (what the client sends). */
@@ -239,7 +252,7 @@ async function main(): Promise<void> {
     await conversation('warmup', 2, false);
     for (let rep = 1; rep <= REPS; rep++) {
       await conversation(`c${rep}`, TURNS, true);
-      for (const which of ['on', 'off'] as const) procs[which].push(processTree(gws[which]!.pid).length - 1);
+      for (const which of ['on', 'off'] as const) procs[which].push(cliProcesses(gws[which]!.pid));
     }
   } catch (err) {
     for (const [name, gw] of Object.entries(gws)) console.error(`gateway auto ${name} output (tail):\n${gw.output().slice(-3000)}`);
@@ -295,7 +308,7 @@ async function main(): Promise<void> {
     `\ntarget: turns 2–${TURNS} with auto on at ≤ ${TARGET}× one-shot: ${metTurns === TURNS - 1 ? 'met' : 'missed'} ` +
       `(${metTurns} of ${TURNS - 1} turns; per-turn ratios ${fmt(Math.min(...later), 3)}–${fmt(Math.max(...later), 3)}, sum ${ratio(on2, one2)})`,
   );
-  console.log(
+  if (DELAY_MS > 0) console.log(
     `without the upstream's ${DELAY_MS} ms, which every path pays once a turn: auto on / one-shot ${fmt(Math.min(...lessDelay), 3)}–${fmt(Math.max(...lessDelay), 3)} ` +
       `for turns 2–${TURNS} (median ${fmt(median(lessDelay), 3)})`,
   );

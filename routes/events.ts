@@ -72,11 +72,13 @@ const events: FastifyPluginAsync = async (app) => {
       };
       // The principal of the upgrade request: the socket sees what its key may.
       const unsubscribe = gateway.subscribe({ filter, since, principal: request.principal }, send);
+      const left = app.metrics.eventSubscriber('websocket');
       const ping = setInterval(() => socket.ping(), PING_MS);
       ping.unref();
       socket.on('close', () => {
         clearInterval(ping);
         unsubscribe();
+        left();
       });
     },
   });

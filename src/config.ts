@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { z } from 'zod';
 import { keyEntrySchema } from './core/keys.js';
+import { eventTypeSchema } from './core/process-types.js';
 
 const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
@@ -15,7 +16,7 @@ const csv = z
 const keyList = csv.pipe(z.array(keyEntrySchema));
 
 /** Variables whose values are secrets: a bad one is named, never echoed. */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['GATEWAY_API_KEYS', 'GATEWAY_ADMIN_KEYS']);
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['GATEWAY_API_KEYS', 'GATEWAY_ADMIN_KEYS', 'WEBHOOK_SECRET', 'WEBHOOK_URLS']);
 
 /** A browser origin as an Origin header carries it (`scheme://host[:port]`), normalized. */
 const webOrigin = z.string().transform((s, ctx) => {
@@ -77,6 +78,17 @@ export const envSchema = z.object({
   CACHE_TTL_S: z.coerce.number().min(0).default(0),
   /** The Unix-socket front door's path (src/unix-socket/); unset: no socket. */
   SOCKET_PATH: z.string().min(1).optional(),
+  /** 1: GET /metrics needs an API key like the API (when keys are set); default: open like /health. */
+  METRICS_REQUIRE_KEY: z.enum(['0', '1']).default('0'),
+  /** Webhooks (src/webhooks/): URLs that receive every event, and how deliveries are signed, retried and bounded. */
+  WEBHOOK_URLS: csv.pipe(z.array(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }))).default([]),
+  WEBHOOK_SECRET: z.string().min(1).optional(),
+  WEBHOOK_EVENTS: csv.pipe(z.array(eventTypeSchema)).optional(),
+  WEBHOOK_MAX_ATTEMPTS: intFrom(1, 100).default(8),
+  WEBHOOK_TIMEOUT_MS: intFrom(1).default(10_000),
+  WEBHOOK_BACKOFF_MS: intFrom(0).default(1_000),
+  WEBHOOK_MAX_BACKOFF_MS: intFrom(0).default(60_000),
+  WEBHOOK_MAX_PENDING: intFrom(1).default(1_000),
 });
 
 /** The validated environment turned into the gateway's settings; `Config` is inferred from it. */
@@ -132,6 +144,19 @@ export function configSchema(cwd: string) {
       cacheTtlS: e.CACHE_TTL_S,
       /** Absolute; the Unix socket listens there when set. */
       socketPath: e.SOCKET_PATH ? abs(e.SOCKET_PATH) : undefined,
+      /** Whether /metrics needs a key (it is open otherwise, like /health). */
+      metricsRequireKey: e.METRICS_REQUIRE_KEY === '1',
+      webhooks: {
+        urls: e.WEBHOOK_URLS,
+        secret: e.WEBHOOK_SECRET,
+        /** Undefined: every type. */
+        events: e.WEBHOOK_EVENTS,
+        maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+        timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+        backoffMs: e.WEBHOOK_BACKOFF_MS,
+        maxBackoffMs: Math.max(e.WEBHOOK_MAX_BACKOFF_MS, e.WEBHOOK_BACKOFF_MS),
+        maxPending: e.WEBHOOK_MAX_PENDING,
+      },
     };
   });
 }

@@ -143,7 +143,7 @@ export const gatewayConfigFileSchema = z
     cache: section(cacheSchema.optional()),
     prices: section(z.record(nonEmpty, priceSchema).default({})),
     keys: section(keysSchema.default([])),
-    /** Modules observing the gateway's events (loaded by their own issue; only their form is checked here). */
+    /** Modules observing every event, relative to this file (loaded at start by src/webhooks/observers.ts). */
     observers: section(z.array(nonEmpty).optional()),
   })
   .superRefine((c, ctx) => {

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { GatewayError, ModelNotAllowedError, NotFoundError } from './core/errors.js';
 import { EventBus } from './core/event-bus.js';
 import type { Logger } from './core/logger.js';
+import { type GatewayMetrics, NO_METRICS, observeEvents } from './core/metrics.js';
 import { ANONYMOUS, type Principal, visibleTo } from './core/ownership.js';
 import type { ListQuery, ProcessPage, ResponseCache, SessionEntry, SessionListQuery, Storage, UsageQuery } from './core/ports.js';
 import { cacheKey } from './core/response-cache.js';
@@ -130,13 +131,15 @@ export interface GatewayDeps {
   routing?: RoutingSettings;
   /** The response cache, when it is on. */
   cache?: ResponseCache;
+  /** Where the gateway's metrics go (src/metrics/); default: nowhere. */
+  metrics?: GatewayMetrics;
 }
 
 /**
  * Opens the gateway: its directories and storage (the previous run's records recovered), the
  * process manager over them, the providers started. A start that fails holds nothing open.
  */
-export async function createGateway(config: Config, { log, registry, routing, cache }: GatewayDeps): Promise<Gateway> {
+export async function createGateway(config: Config, { log, registry, routing, cache, metrics = NO_METRICS }: GatewayDeps): Promise<Gateway> {
   prepareDirectories(config, (message) => log.warn(message));
   const storage = openJsonlStorage(config, log);
   try {
@@ -152,13 +155,14 @@ export async function createGateway(config: Config, { log, registry, routing, ca
       const entry = e.type === 'PROCESS_COMPLETE' && e.internal?.record && usageEntry(e.internal.record);
       if (entry) spend.add(entry);
     });
+    observeEvents(bus, metrics, (err) => log.warn({ err }, 'an event could not be counted in the metrics'));
     const router = new Router(registry, routing);
     const readiness = new Readiness();
     const autoSessions = config.autoSessions ? new AutoSessions() : undefined;
-    const manager = new ProcessManager({ router, bus, sessions: storage.sessions, conversations: storage.conversations, autoSessions, readiness, config, log });
+    const manager = new ProcessManager({ router, bus, sessions: storage.sessions, conversations: storage.conversations, autoSessions, readiness, metrics, config, log });
     await manager.recover(await storage.records.unfinished());
     for (const provider of registry.providers) provider.capabilities.lifecycle?.start();
-    return new CoreGateway({ registry, router, storage, bus, manager, readiness, spend, cache, autoSessions, log });
+    return new CoreGateway({ registry, router, storage, bus, manager, readiness, spend, cache, autoSessions, metrics, log });
   } catch (err) {
     await storage.close();
     throw err;
@@ -187,6 +191,7 @@ interface CoreParts {
   spend: Spend;
   cache?: ResponseCache;
   autoSessions?: AutoSessions;
+  metrics: GatewayMetrics;
   log: Logger;
 }
 
@@ -201,6 +206,7 @@ class CoreGateway implements Gateway {
   private readonly spend: Spend;
   private readonly cache?: ResponseCache;
   private readonly autoSessions?: AutoSessions;
+  private readonly metrics: GatewayMetrics;
   private readonly log: Logger;
 
   constructor(parts: CoreParts) {
@@ -214,6 +220,7 @@ class CoreGateway implements Gateway {
       spend: this.spend,
       cache: this.cache,
       autoSessions: this.autoSessions,
+      metrics: this.metrics,
       log: this.log,
     } = parts);
   }
@@ -237,6 +244,7 @@ class CoreGateway implements Gateway {
     const owned = { ...job, owner: principal, request: allowance === undefined ? job.request : { ...job.request, budgetUsd: allowance } };
     const key = this.cache && cache ? cacheKey(job.model, job.request) : undefined;
     const hit = key === undefined ? undefined : await this.cache!.get(key);
+    if (key !== undefined) this.metrics.cacheLookup(job.model, hit !== undefined);
     if (hit) return this.manager.answerCached(owned, hit);
     const handle = await this.manager.submit(owned);
     if (signal?.aborted) handle.cancel('client_disconnected');

@@ -3,8 +3,10 @@ import { createLogger } from './http/logger.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { StartupError } from './core/errors.js';
 import { type GatewayConfig, routingSettings } from './gateway-config.js';
+import { PrometheusMetrics } from './metrics/prometheus.js';
 import { openGateway, readGatewayConfig } from './start.js';
 import { type SocketServer, startSocketServer } from './unix-socket/server.js';
+import { prepareWebhooks } from './webhooks/webhooks.js';
 
 /** Exits 2 with the message of a bad configuration (naming the variable, or the file and the field). */
 function exitOnConfigError(err: unknown): never {
@@ -27,8 +29,15 @@ function configure(): { config: Config; gatewayConfig?: GatewayConfig } {
 async function main(): Promise<void> {
   const { config, gatewayConfig } = configure();
   const log = createLogger(config.logLevel);
-  const gateway = await openGateway(config, { env: process.env, log, gatewayConfig }).catch(exitOnConfigError);
-  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys });
+  const metrics = new PrometheusMetrics();
+  // Checked (WEBHOOK_SECRET, the observer modules) before anything opens.
+  const webhooks = await prepareWebhooks(config, gatewayConfig, log, { metrics }).catch(exitOnConfigError);
+  const gateway = await openGateway(config, { env: process.env, log, gatewayConfig, metrics }).catch(exitOnConfigError);
+  await webhooks.start(gateway).catch(async (err: unknown) => {
+    await gateway.shutdown(0);
+    throw err;
+  });
+  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys, metrics });
   if (!app.keyRing.enabled && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     app.log.warn(
       { host: config.host },
@@ -45,6 +54,8 @@ async function main(): Promise<void> {
     // gateway: while it drains, the HTTP front door still answers (503 to new work).
     Promise.resolve(socket?.close())
       .then(() => gateway.shutdown(config.shutdownGraceMs))
+      // Its last events included; what cannot be posted within the grace is posted after the next start.
+      .then(() => webhooks.close(config.shutdownGraceMs))
       .then(() => app.close())
       .then(
         () => process.exit(0),
@@ -77,6 +88,7 @@ async function main(): Promise<void> {
         throw err;
       }
       routing = next ?? routing;
+      webhooks.reconfigure(reloaded);
     } catch (err) {
       app.log.error({ err: err instanceof Error ? err.message : String(err) }, 'the configuration could not be reloaded: the previous keys stay in force, and so do the routes');
     }

@@ -14,11 +14,11 @@ import type { GatewayConfig, ResolvedProvider } from './gateway-config.js';
  * what its allow-list is taken from), the Anthropic API when `env` has a credential for it, then
  * those GATEWAY_CONFIG declares.
  */
-export function createProviders(config: Config, env: NodeJS.ProcessEnv, log: Logger, gatewayConfig?: GatewayConfig): Provider[] {
+export function createProviders(config: Config, env: NodeJS.ProcessEnv, log: Logger, gatewayConfig?: GatewayConfig, metrics?: ProviderMetrics): Provider[] {
   const anthropic = anthropicSettings(env);
   const declared = Object.entries(gatewayConfig?.providers ?? {}).map(([name, p]) => declaredProvider(name, p));
   const attempts = gatewayConfig?.retry.attempts ?? DEFAULT_RETRY.attempts;
-  return [createCliProvider(config, env, log, attempts - 1), ...(anthropic ? [new AnthropicProvider(anthropic)] : []), ...declared];
+  return [createCliProvider(config, env, log, attempts - 1, metrics), ...(anthropic ? [new AnthropicProvider(anthropic)] : []), ...declared];
 }
 
 function declaredProvider(name: string, p: ResolvedProvider): Provider {
@@ -26,7 +26,12 @@ function declaredProvider(name: string, p: ResolvedProvider): Provider {
   return new OpenAICompatibleProvider({ name, baseUrl: p.base_url, apiKey: p.apiKey, models: p.models, headers: p.headers });
 }
 
-function createCliProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger, maxRetries: number): Provider {
+/** What the providers report to the metrics (src/metrics/). */
+export interface ProviderMetrics {
+  cliSpawned(mode: 'pooled' | 'one_shot', startupSeconds?: number): void;
+}
+
+function createCliProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger, maxRetries: number, metrics?: ProviderMetrics): Provider {
   return new ClaudeCliProvider({
     bin: config.claudeBin,
     claudeConfigDir: config.claudeConfigDir,
@@ -38,6 +43,7 @@ function createCliProvider(config: Config, env: NodeJS.ProcessEnv, log: Logger, 
     parentEnv: env,
     maxRetries,
     onError: (err) => log.error({ err }, 'a warm Claude CLI process could not be started'),
+    onSpawn: metrics && ((mode, seconds) => metrics.cliSpawned(mode, seconds)),
     pool: {
       size: config.pool.size,
       maxProcesses: config.pool.maxProcesses,

@@ -2,11 +2,12 @@ import { ProviderRegistry } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
 import { type Config, ConfigError } from './config.js';
 import type { Logger } from './core/logger.js';
+import type { GatewayMetrics } from './core/metrics.js';
 import { MemoryResponseCache } from './core/response-cache.js';
 import { RouteConfigError } from './core/routing.js';
 import { type Gateway, createGateway } from './gateway.js';
 import { type GatewayConfig, loadGatewayConfig, routingSettings } from './gateway-config.js';
-import { createProviders } from './providers.js';
+import { type ProviderMetrics, createProviders } from './providers.js';
 
 const MIB = 1024 * 1024;
 
@@ -29,15 +30,22 @@ function responseCache(config: Config, gatewayConfig?: GatewayConfig): MemoryRes
  */
 export async function openGateway(
   config: Config,
-  { env, log, gatewayConfig, providers }: { env: NodeJS.ProcessEnv; log: Logger; gatewayConfig?: GatewayConfig; providers?: Provider[] },
+  {
+    env,
+    log,
+    gatewayConfig,
+    providers,
+    metrics,
+  }: { env: NodeJS.ProcessEnv; log: Logger; gatewayConfig?: GatewayConfig; providers?: Provider[]; metrics?: GatewayMetrics & ProviderMetrics },
 ): Promise<Gateway> {
-  const registry = new ProviderRegistry(providers ?? createProviders(config, env, log, gatewayConfig));
+  const registry = new ProviderRegistry(providers ?? createProviders(config, env, log, gatewayConfig, metrics));
   try {
     return await createGateway(config, {
       log,
       registry,
       routing: gatewayConfig && routingSettings(gatewayConfig),
       cache: responseCache(config, gatewayConfig),
+      metrics,
     });
   } catch (err) {
     if (err instanceof RouteConfigError) throw new ConfigError(`GATEWAY_CONFIG ${config.gatewayConfigFile}: ${err.message}`);

@@ -45,6 +45,11 @@ export interface ClaudeCliOptions {
   /** Failures nobody waits for (a warm process that could not be spawned). */
   onError?(err: unknown): void;
   /**
+   * A CLI process was started: a pooled one once it answered the initialize handshake (with its
+   * start-up time; undefined when it never did), a one-shot `claude -p` as it starts (for metrics).
+   */
+  onSpawn?(mode: 'pooled' | 'one_shot', startupSeconds?: number): void;
+  /**
    * How often the CLI retries a failed API call by itself (CLAUDE_CODE_MAX_RETRIES): the gateway's
    * retry policy, which bounds the CLI's own retry storm (ten retries over minutes by default).
    */
@@ -151,6 +156,7 @@ export class ClaudeCliProvider
     const req = placeRequest(prepared, session);
     const pool = this.pooled(req);
     const events = pool ? this.runLive(pool, req, signal) : runOneShot(this.ctx, req, signal);
+    if (!pool) this.opts.onSpawn?.('one_shot');
     for await (const ev of events) {
       yield ev.type === 'result' ? { ...ev, result: { ...ev.result, cliMs: performance.now() - started } } : ev;
     }
@@ -193,6 +199,7 @@ export class ClaudeCliProvider
 
   private async spawnLive(profile: SpawnProfile, session: { id: string; resume: boolean }): Promise<LiveCliProcess> {
     const files = await writeSpawnFiles(this.ctx.prompts, profile);
+    const spawnedAt = performance.now();
     let proc: LiveCliProcess;
     try {
       proc = new LiveCliProcess({
@@ -211,6 +218,8 @@ export class ClaudeCliProvider
       throw err;
     }
     void proc.exited.then(() => this.ctx.prompts.remove(files.systemPrompt, files.settings));
+    const { onSpawn } = this.opts;
+    if (onSpawn) void proc.initialized.then((ok) => onSpawn('pooled', ok ? (performance.now() - spawnedAt) / 1000 : undefined));
     return proc;
   }
 

@@ -49,11 +49,14 @@ export class Cooldowns {
     this.targets.delete(target);
   }
 
-  failed(target: string): void {
+  /** Counts a failure; true when it puts the target in cooldown (it was not cooling already). */
+  failed(target: string): boolean {
+    const cooling = this.cooling(target);
     const s = this.targets.get(target) ?? { failures: 0, until: 0 };
     s.failures++;
     if (s.failures >= this.policy.failures) s.until = this.now() + this.policy.seconds * 1000;
     this.targets.set(target, s);
+    return !cooling && this.cooling(target);
   }
 
   private until(target: string): number {

@@ -19,6 +19,7 @@ import {
 import { continueConversation, turnToStore } from './conversation.js';
 import type { EventBus, PublishOptions } from './event-bus.js';
 import type { Logger } from './logger.js';
+import type { GatewayMetrics } from './metrics.js';
 import { type Principal, visibleTo } from './ownership.js';
 import type { CachedAnswer, ConversationStore, SessionDirectory, SessionEntry } from './ports.js';
 import { nextRecord } from './process-record.js';
@@ -93,6 +94,8 @@ interface Run {
   events: RunChannel;
   finished: boolean;
   cliMs?: number;
+  /** Its first output was counted (time to first token). */
+  firstOutput?: boolean;
   /** What the run cost, once its provider said (null: unknown). */
   costUsd?: number | null;
   resolve: (outcome: Outcome) => void;
@@ -112,6 +115,8 @@ export interface ProcessManagerDeps {
   /** Conversations that find their own session (AUTO_SESSIONS); absent: off. */
   autoSessions?: AutoSessions;
   readiness: Readiness;
+  /** Told what no event carries (first tokens, cooldowns, upstream errors); default: none. */
+  metrics?: GatewayMetrics;
   config: Config;
   log: Logger;
 }
@@ -581,7 +586,7 @@ export class ProcessManager {
           router.cooldowns.succeeded(candidate.name);
           return;
         }
-        if (failure.retryable) router.cooldowns.failed(candidate.name);
+        if (failure.retryable && router.cooldowns.failed(candidate.name)) this.deps.metrics?.cooledDown(candidate.name);
         // One that retries by itself (the CLI) is tried once: its own retries are bounded by the same policy.
         const again = candidate.target.provider.capabilities.retriesItself ? undefined : retryDelayMs(run.plan.retry, tries, failure, targetDeadline - Date.now());
         const next = again !== undefined ? candidate : movesOn(failure) ? run.candidates[i + 1] : undefined;
@@ -622,6 +627,7 @@ export class ProcessManager {
       if (!run.finished) throw new ProviderError('bad_output', 'the provider ended without a result', { code: 'bad_cli_output' });
       return undefined;
     } catch (err) {
+      if (err instanceof ProviderError) this.deps.metrics?.upstreamError(candidate.target.provider.name, err.kind);
       if (run.finished || run.delivered || run.controller.signal.aborted || !(err instanceof ProviderError)) throw err;
       return err;
     } finally {
@@ -662,6 +668,7 @@ export class ProcessManager {
 
   private async onEvent(run: Run, ev: ProviderEvent): Promise<void> {
     if (run.finished) return;
+    if (!run.firstOutput) this.firstOutput(run);
     // Deltas are kept for a reader only when the job streams: nobody reads them otherwise.
     if (ev.type !== 'result' && run.job.request.stream) {
       run.delivered = true;
@@ -701,6 +708,13 @@ export class ProcessManager {
       default:
         break;
     }
+  }
+
+  /** The run's first output (a delta, a tool call, or its whole answer at once): its time to first token, from its start. */
+  private firstOutput(run: Run): void {
+    run.firstOutput = true;
+    const started = run.published.record?.started_at;
+    if (started != null) this.deps.metrics?.firstToken(run.job.model, Math.max(0, nowSeconds() - started));
   }
 
   private asGatewayError(log: Logger, err: unknown): GatewayError {

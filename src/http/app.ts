@@ -7,6 +7,7 @@ import docs from '../../routes/docs.js';
 import events from '../../routes/events.js';
 import health from '../../routes/health.js';
 import messages from '../../routes/messages.js';
+import metrics from '../../routes/metrics.js';
 import models from '../../routes/models.js';
 import processes from '../../routes/processes.js';
 import responses from '../../routes/responses.js';
@@ -19,6 +20,7 @@ import type { ConfigKey } from '../core/keys.js';
 import { clientErrorHandler, registerErrorHandler, sendError } from './error-handler.js';
 import { GatewayError, InvalidRequestError, ServiceUnavailableError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
+import type { PrometheusMetrics } from '../metrics/prometheus.js';
 import { registerNestingLimit } from './json-nesting.js';
 import { registerWebSocketUpgrades } from './websocket-upgrades.js';
 
@@ -35,6 +37,8 @@ export interface AppOptions {
   log: PinoLogger;
   /** The `keys:` of GATEWAY_CONFIG (loadGatewayConfig); `app.keyRing.reload(keys)` replaces them. */
   configKeys?: readonly ConfigKey[];
+  /** The metrics the gateway reports to (src/metrics/), served on /metrics; default: HTTP and gauges only. */
+  metrics?: PrometheusMetrics;
 }
 
 /**
@@ -97,6 +101,8 @@ export async function buildApp(config: Config, gateway: Gateway, opts: AppOption
       });
     },
   });
+  // Before the routes: its hooks count every route registered after it.
+  await app.register(metrics, { gateway, metrics: opts.metrics, requireKey: config.metricsRequireKey });
   await app.register(docs);
   app.decorate('gateway', gateway);
   // Requests still arriving on open connections while shutting down get the OpenAI error shape.

@@ -12,7 +12,9 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { type Gateway } from '../../src/gateway.js';
 import { type GatewayConfig, loadGatewayConfig, routingSettings } from '../../src/gateway-config.js';
 import { createProviders } from '../../src/providers.js';
+import { PrometheusMetrics } from '../../src/metrics/prometheus.js';
 import { openGateway, readGatewayConfig } from '../../src/start.js';
+import { type Webhooks, prepareWebhooks } from '../../src/webhooks/webhooks.js';
 import { type MockUpstream, startMockAnthropic } from './mock-anthropic.js';
 
 export const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake-claude.mjs');
@@ -29,6 +31,8 @@ export interface TestGateway {
   home: string;
   openai: OpenAI;
   gateway: Gateway;
+  /** Webhooks and observers, started as main starts them. */
+  webhooks: Webhooks;
   /** What main does on SIGHUP: GATEWAY_CONFIG read again, its routes and keys taken (throws, keeping the old ones, when it is bad). */
   reload(): void;
   close(): Promise<void>;
@@ -91,10 +95,13 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
   };
   // The CLI, the Anthropic API at the mock's URL (parentEnv has a key) and GATEWAY_CONFIG's providers, unless the test gave its own.
   const gatewayConfig = readGatewayConfig(config, parentEnv);
-  const providers = opts.provider ? [opts.provider] : createProviders(config, parentEnv, log, gatewayConfig);
+  const metrics = new PrometheusMetrics();
+  const providers = opts.provider ? [opts.provider] : createProviders(config, parentEnv, log, gatewayConfig, metrics);
   const provider = providers[0]!;
-  const gateway = await openGateway(config, { env: parentEnv, log, gatewayConfig, providers });
-  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys });
+  const webhooks = await prepareWebhooks(config, gatewayConfig, log, { metrics });
+  const gateway = await openGateway(config, { env: parentEnv, log, gatewayConfig, providers, metrics });
+  await webhooks.start(gateway);
+  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys, metrics });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
@@ -109,14 +116,17 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
     home,
     openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: keys[0]?.secret ?? 'unused', maxRetries: 0 }),
     gateway,
+    webhooks,
     reload() {
       const next: GatewayConfig | undefined = config.gatewayConfigFile ? loadGatewayConfig(config.gatewayConfigFile, parentEnv) : undefined;
       if (next) gateway.reconfigure(routingSettings(next));
       app.keyRing.reload(next?.keys);
+      webhooks.reconfigure(next);
     },
     async close() {
       // As the gateway's main does: the gateway drains while the app still answers, then the app closes.
       await gateway.shutdown(config.shutdownGraceMs);
+      await webhooks.close(config.shutdownGraceMs);
       await app.close();
       if (owned) rmSync(dir, { recursive: true, force: true });
     },

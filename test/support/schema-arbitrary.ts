@@ -1,6 +1,6 @@
 /**
  * fast-check arbitraries from JSON Schemas (the subset openapi.yaml uses: type, const, enum, oneOf,
- * anyOf, properties, required, additionalProperties, items, min/max, lengths, pattern, format uuid,
+ * anyOf, allOf of objects, properties, required, additionalProperties, items, min/max, lengths, pattern, format uuid,
  * examples): values a schema should accept, and values it should reject. Neither is trusted
  * blindly: the spec fuzzer asks the document's own validator which side a request is on.
  * No npm package does this with fast-check and is kept up (json-schema-fast-check is a 0.0.x on
@@ -24,6 +24,24 @@ function jsonType(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
   return typeof v;
+}
+
+/**
+ * An `allOf` of object schemas as one schema (properties and required merged), the way the
+ * document uses it: one request schema extending another.
+ */
+function merged(s: Record<string, any>): Record<string, any> {
+  if (!s.allOf) return s;
+  const { allOf, ...rest } = s;
+  return (allOf as Record<string, any>[]).map(merged).reduce(
+    (acc, part) => ({
+      ...acc,
+      ...part,
+      properties: { ...acc.properties, ...part.properties },
+      required: [...new Set([...(acc.required ?? []), ...(part.required ?? [])])],
+    }),
+    rest,
+  );
 }
 
 /** The types a schema allows; empty when it does not say (any). */
@@ -91,7 +109,7 @@ function valueOfType(type: string, s: Record<string, any>, depth: number): fc.Ar
 export function validValue(schema: Schema, depth = 0): fc.Arbitrary<unknown> {
   if (schema === undefined || schema === true) return anyJson;
   if (schema === false) throw new Error('no value matches the schema false');
-  const s = schema;
+  const s = merged(schema);
   if ('const' in s) return fc.constant(s.const);
   if (s.enum) return fc.constantFrom(...s.enum);
   const alternatives: Schema[] | undefined = s.oneOf ?? s.anyOf;
@@ -147,7 +165,7 @@ function brokenObject(s: Record<string, any>): fc.Arbitrary<unknown>[] {
 /** Values the schema should reject, or undefined when it accepts everything. */
 export function invalidValue(schema: Schema): fc.Arbitrary<unknown> | undefined {
   if (schema === undefined || schema === true || schema === false) return undefined;
-  const s = schema;
+  const s = merged(schema);
   const out: fc.Arbitrary<unknown>[] = [];
   if ('const' in s) out.push(fc.oneof(fc.constantFrom(...SAMPLES), fc.string()).filter((v) => v !== s.const));
   else if (s.enum) out.push(fc.oneof(fc.constantFrom(...SAMPLES), fc.string()).filter((v) => !s.enum.includes(v)));

@@ -75,6 +75,7 @@ const PROTECTED: RouteCase[] = [
 const OPEN: RouteCase[] = [
   ['/health'],
   ['/ready'],
+  ['/metrics'],
   ['/openapi.yaml'],
   ['/docs'],
   ['/docs/'],

@@ -330,6 +330,13 @@ describe('health and models', () => {
     expectDocumented('ready', noPool);
   });
 
+  it('/metrics', async () => {
+    const metrics = await call(real, 'GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expectDocumented('getMetrics', metrics);
+    expect(metrics.text).toContain('# TYPE gateway_http_requests_total counter');
+  });
+
   it('/ready and completions answer 503 when the CLI is missing', async () => {
     const broken = await extraGateway({ CLAUDE_BIN: path.join(fake.dir, 'no-such-claude') });
     const ready = await call(broken, 'GET', '/ready');

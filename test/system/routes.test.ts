@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
+import { localProviders } from '../support/gateway-config.js';
 import { type TestGateway, FAKE_CLAUDE, startGateway, tempDir } from '../support/gateway.js';
 import { type MockUpstream, startMockAnthropic } from '../support/mock-anthropic.js';
 import { type MockOpenAI, type MockOpenAIReply, startMockOpenAI } from '../support/mock-openai.js';
@@ -55,11 +56,7 @@ async function setup(
   writeFileSync(
     file,
     JSON.stringify({
-      providers: {
-        local: { type: 'openai-compatible', base_url: a.url, api_key_env: 'LOCAL_KEY' },
-        local2: { type: 'openai-compatible', base_url: b.url, api_key_env: 'LOCAL2_KEY' },
-        ...opts.providers,
-      },
+      providers: { ...localProviders(a, b), ...opts.providers },
       retry: FAST_RETRY,
       ...config,
     }),

@@ -211,7 +211,8 @@ async function seedExamples(): Promise<void> {
 beforeAll(async () => {
   contract = await openContract();
   // The fake CLI answers at once; load shedding is off so a busy test machine gets no 503.
-  gw = await startGateway({ fake: true, env: { ALLOWED_TOOLS: 'Read', MAX_EVENT_LOOP_DELAY_MS: '0', REQUEST_TIMEOUT_MS: '20000' } });
+  // No Anthropic API (no network here): its models, which the document names as examples, are 404s.
+  gw = await startGateway({ fake: true, parentEnv: { ANTHROPIC_API_KEY: '' }, env: { ALLOWED_TOOLS: 'Read', MAX_EVENT_LOOP_DELAY_MS: '0', REQUEST_TIMEOUT_MS: '20000' } });
   operations = readOperations();
   await seedExamples();
 });
