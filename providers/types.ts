@@ -226,7 +226,8 @@ export class ProviderError extends Error {
 }
 
 /** Readiness: usable (with the version it reports), or the error a request would fail with. */
-export type ProviderHealth = { ok: true; version?: string } | { ok: false; error: ProviderError };
+/** Usable (with the version it reports, and what an operator should know: no credentials, say), or not and why. */
+export type ProviderHealth = { ok: true; version?: string; warnings?: string[] } | { ok: false; error: ProviderError };
 
 /**
  * Why a run waiting for client calls ended without their results: its process exited, or it was

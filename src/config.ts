@@ -53,6 +53,8 @@ export const envSchema = z.object({
   GATEWAY_ADMIN_KEYS: keyList.default([]),
   ALLOWED_TOOLS: csv.default([]),
   LOG_LEVEL: logLevel.default('info'),
+  /** `pretty` (pino-pretty) or `json`; unset: pretty on a terminal, JSON otherwise. */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   // Extensions beyond the contract's table; documented in README.
   CLAUDE_ENV_PASSTHROUGH: csv.default([]),
   KILL_GRACE_MS: intFrom(0).default(2_000),
@@ -117,6 +119,7 @@ export function configSchema(cwd: string) {
       apiKeysFile: e.GATEWAY_API_KEYS_FILE ? abs(e.GATEWAY_API_KEYS_FILE) : undefined,
       allowedTools: e.ALLOWED_TOOLS,
       logLevel: e.LOG_LEVEL,
+      logFormat: e.LOG_FORMAT,
       envPassthrough: e.CLAUDE_ENV_PASSTHROUGH,
       killGraceMs: e.KILL_GRACE_MS,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

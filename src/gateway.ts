@@ -107,7 +107,7 @@ export interface Gateway {
    * Resolves when every provider is usable, with the version each reports, by provider name; else
    * rejects with the 503 of the first unusable one.
    */
-  ready(): Promise<Record<string, { version?: string }>>;
+  ready(): Promise<Record<string, { version?: string; warnings?: string[] }>>;
   /** Stops taking work, lets what runs finish within `graceMs`, cancels the rest, lets go of everything. */
   shutdown(graceMs: number): Promise<void>;
   /** Every provider's models. */
@@ -335,14 +335,14 @@ class CoreGateway implements Gateway {
     return this.bus.subscribe(deliver);
   }
 
-  async ready(): Promise<Record<string, { version?: string }>> {
+  async ready(): Promise<Record<string, { version?: string; warnings?: string[] }>> {
     const providers = this.registry.providers;
     // All checked at once; the first unusable one, in registration order, is the answer.
     const checks = await Promise.allSettled(providers.map((p) => this.readiness.assert(p)));
-    const versions: Record<string, { version?: string }> = {};
+    const versions: Record<string, { version?: string; warnings?: string[] }> = {};
     for (const [i, check] of checks.entries()) {
       if (check.status === 'rejected') throw check.reason;
-      versions[providers[i]!.name] = { version: check.value.version };
+      versions[providers[i]!.name] = { version: check.value.version, warnings: check.value.warnings };
     }
     return versions;
   }

@@ -28,7 +28,7 @@ function configure(): { config: Config; gatewayConfig?: GatewayConfig } {
 
 async function main(): Promise<void> {
   const { config, gatewayConfig } = configure();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, config.logFormat);
   const metrics = new PrometheusMetrics();
   // Checked (WEBHOOK_SECRET, the observer modules) before anything opens.
   const webhooks = await prepareWebhooks(config, gatewayConfig, log, { metrics }).catch(exitOnConfigError);
@@ -94,6 +94,13 @@ async function main(): Promise<void> {
     }
   });
   await app.listen({ host: config.host, port: config.port });
+  // What would fail the first request (no credentials), said once at start, and on /ready.
+  gateway.ready().then(
+    (providers) => {
+      for (const warning of Object.values(providers).flatMap((p) => p.warnings ?? [])) log.warn(warning);
+    },
+    () => undefined, // an unusable provider is /ready's 503, and each request's
+  );
   if (config.socketPath) {
     // The keys are the HTTP front door's (app.keyRing), so a reload applies to both.
     socket = await startSocketServer(gateway, {

@@ -19,6 +19,7 @@ import { liveArgs, profileOf, writeSpawnFiles } from './args.js';
 import { childEnv, runEnv } from './env.js';
 import { excerpt, spawnFailure } from './failure.js';
 import { LiveCliProcess } from './live-process.js';
+import { missingCredentials } from './credentials.js';
 import { listModels, resolveModel } from './models.js';
 import { type OneShotContext, runOneShot } from './one-shot.js';
 import { type PoolOptions, ProcessPool } from './pool.js';
@@ -276,6 +277,7 @@ export class ClaudeCliProvider
       const reason = `claude --version ${how}: ${excerpt(exit.stderr || stdout) || 'no output'}`;
       return { ok: false, error: new ProviderError('unavailable', reason, { code: 'claude_unusable' }) };
     }
-    return { ok: true, version };
+    const missing = missingCredentials(this.ctx.env, this.opts.claudeConfigDir);
+    return { ok: true, version, ...(missing ? { warnings: [missing] } : {}) };
   }
 }

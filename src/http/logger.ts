@@ -72,11 +72,14 @@ function serializeRequest(req: LoggedRequest) {
 }
 
 /** The gateway's logger: JSON lines on stdout, with nothing a client presented as a secret in them. */
-export function createLogger(level: LevelWithSilent): PinoLogger {
+export function createLogger(level: LevelWithSilent, format?: 'pretty' | 'json'): PinoLogger {
+  // Readable on a terminal, JSON lines for log collectors (and whenever asked).
+  const pretty = level !== 'silent' && (format === 'pretty' || (format === undefined && process.stdout.isTTY === true));
   return pino({
     level,
     serializers: { req: serializeRequest },
     // The request line above has no headers; this covers any other line that logs them.
     redact: { paths: SECRET_HEADERS.flatMap((h) => [`req.headers["${h}"]`, `headers["${h}"]`]), censor: REDACTED },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
   });
 }

@@ -85,7 +85,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
     ...(opts.fake ? { CLAUDE_BIN: FAKE_CLAUDE } : {}),
     ...opts.env,
   });
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, 'json');
   const parentEnv = {
     PATH: process.env.PATH,
     HOME: home,
