@@ -75,6 +75,8 @@ export default defineConfig(
   // Tests and benchmarks read arbitrary JSON answers.
   { files: ['test/**', 'bench/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: globals.node } },
+  // The dashboard runs in the browser.
+  { files: ['public/**/*.js'], languageOptions: { globals: globals.browser } },
   // Options do not merge across blocks: a file gets the last block's list, so each block lists all of its own.
   { files: ['providers/**'], rules: restrict(CORE, FASTIFY) },
   { files: ['src/**'], ignores: APP_ASSEMBLY, rules: restrict(FASTIFY) },

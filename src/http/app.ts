@@ -3,6 +3,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import chatCompletions from '../../routes/chat-completions.js';
+import dashboard from '../../routes/dashboard.js';
 import docs from '../../routes/docs.js';
 import events from '../../routes/events.js';
 import health from '../../routes/health.js';
@@ -104,6 +105,7 @@ export async function buildApp(config: Config, gateway: Gateway, opts: AppOption
   // Before the routes: its hooks count every route registered after it.
   await app.register(metrics, { gateway, metrics: opts.metrics, requireKey: config.metricsRequireKey });
   await app.register(docs);
+  await app.register(dashboard);
   app.decorate('gateway', gateway);
   // Requests still arriving on open connections while shutting down get the OpenAI error shape.
   app.addHook('onRequest', async () => {

@@ -73,6 +73,8 @@ const PROTECTED: RouteCase[] = [
   { method: 'GET', route: '/v1/models/*', path: '/v1/models/sonnet', withKey: 200 },
 ];
 const OPEN: RouteCase[] = [
+  ['/'],
+  ['/dashboard/:file', '/dashboard/app.js'],
   ['/health'],
   ['/ready'],
   ['/metrics'],
