@@ -5,6 +5,7 @@ import { GatewayError, ModelNotAllowedError, NotFoundError } from './core/errors
 import { EventBus } from './core/event-bus.js';
 import type { Logger } from './core/logger.js';
 import { type GatewayMetrics, NO_METRICS, observeEvents } from './core/metrics.js';
+import type { GatewayTracer } from './core/tracing.js';
 import { ANONYMOUS, type Principal, visibleTo } from './core/ownership.js';
 import type { ListQuery, ProcessPage, ResponseCache, SessionEntry, SessionListQuery, Storage, UsageQuery } from './core/ports.js';
 import { cacheKey } from './core/response-cache.js';
@@ -133,13 +134,15 @@ export interface GatewayDeps {
   cache?: ResponseCache;
   /** Where the gateway's metrics go (src/metrics/); default: nowhere. */
   metrics?: GatewayMetrics;
+  /** Where its spans go (src/telemetry/); default: nowhere. */
+  tracer?: GatewayTracer;
 }
 
 /**
  * Opens the gateway: its directories and storage (the previous run's records recovered), the
  * process manager over them, the providers started. A start that fails holds nothing open.
  */
-export async function createGateway(config: Config, { log, registry, routing, cache, metrics = NO_METRICS }: GatewayDeps): Promise<Gateway> {
+export async function createGateway(config: Config, { log, registry, routing, cache, metrics = NO_METRICS, tracer }: GatewayDeps): Promise<Gateway> {
   prepareDirectories(config, (message) => log.warn(message));
   const storage = openJsonlStorage(config, log);
   try {
@@ -159,7 +162,7 @@ export async function createGateway(config: Config, { log, registry, routing, ca
     const router = new Router(registry, routing);
     const readiness = new Readiness();
     const autoSessions = config.autoSessions ? new AutoSessions() : undefined;
-    const manager = new ProcessManager({ router, bus, sessions: storage.sessions, conversations: storage.conversations, autoSessions, readiness, metrics, config, log });
+    const manager = new ProcessManager({ router, bus, sessions: storage.sessions, conversations: storage.conversations, autoSessions, readiness, metrics, tracer, config, log });
     await manager.recover(await storage.records.unfinished());
     for (const provider of registry.providers) provider.capabilities.lifecycle?.start();
     return new CoreGateway({ registry, router, storage, bus, manager, readiness, spend, cache, autoSessions, metrics, log });

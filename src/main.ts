@@ -5,6 +5,7 @@ import { StartupError } from './core/errors.js';
 import { type GatewayConfig, routingSettings } from './gateway-config.js';
 import { PrometheusMetrics } from './metrics/prometheus.js';
 import { openGateway, readGatewayConfig } from './start.js';
+import { tracesWanted } from './telemetry/wanted.js';
 import { type SocketServer, startSocketServer } from './unix-socket/server.js';
 import { prepareWebhooks } from './webhooks/webhooks.js';
 
@@ -32,12 +33,14 @@ async function main(): Promise<void> {
   const metrics = new PrometheusMetrics();
   // Checked (WEBHOOK_SECRET, the observer modules) before anything opens.
   const webhooks = await prepareWebhooks(config, gatewayConfig, log, { metrics }).catch(exitOnConfigError);
-  const gateway = await openGateway(config, { env: process.env, log, gatewayConfig, metrics }).catch(exitOnConfigError);
+  // Traces only when asked for (OTEL_EXPORTER_OTLP_ENDPOINT): off, OpenTelemetry is not even loaded.
+  const tracing = tracesWanted(process.env) ? new (await import('./telemetry/otel.js')).OtelTracing(process.env) : undefined;
+  const gateway = await openGateway(config, { env: process.env, log, gatewayConfig, metrics, tracer: tracing }).catch(exitOnConfigError);
   await webhooks.start(gateway).catch(async (err: unknown) => {
     await gateway.shutdown(0);
     throw err;
   });
-  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys, metrics });
+  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys, metrics, tracing });
   if (!app.keyRing.enabled && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     app.log.warn(
       { host: config.host },
@@ -57,6 +60,8 @@ async function main(): Promise<void> {
       // Its last events included; what cannot be posted within the grace is posted after the next start.
       .then(() => webhooks.close(config.shutdownGraceMs))
       .then(() => app.close())
+      // The last spans go out.
+      .then(() => tracing?.close())
       .then(
         () => process.exit(0),
         (err) => {

@@ -3,6 +3,7 @@ import type { Provider } from '../providers/types.js';
 import { type Config, ConfigError } from './config.js';
 import type { Logger } from './core/logger.js';
 import type { GatewayMetrics } from './core/metrics.js';
+import type { GatewayTracer } from './core/tracing.js';
 import { MemoryResponseCache } from './core/response-cache.js';
 import { RouteConfigError } from './core/routing.js';
 import { type Gateway, createGateway } from './gateway.js';
@@ -36,7 +37,15 @@ export async function openGateway(
     gatewayConfig,
     providers,
     metrics,
-  }: { env: NodeJS.ProcessEnv; log: Logger; gatewayConfig?: GatewayConfig; providers?: Provider[]; metrics?: GatewayMetrics & ProviderMetrics },
+    tracer,
+  }: {
+    env: NodeJS.ProcessEnv;
+    log: Logger;
+    gatewayConfig?: GatewayConfig;
+    providers?: Provider[];
+    metrics?: GatewayMetrics & ProviderMetrics;
+    tracer?: GatewayTracer;
+  },
 ): Promise<Gateway> {
   const registry = new ProviderRegistry(providers ?? createProviders(config, env, log, gatewayConfig, metrics));
   try {
@@ -46,6 +55,7 @@ export async function openGateway(
       routing: gatewayConfig && routingSettings(gatewayConfig),
       cache: responseCache(config, gatewayConfig),
       metrics,
+      tracer,
     });
   } catch (err) {
     if (err instanceof RouteConfigError) throw new ConfigError(`GATEWAY_CONFIG ${config.gatewayConfigFile}: ${err.message}`);

@@ -20,6 +20,7 @@ import { continueConversation, turnToStore } from './conversation.js';
 import type { EventBus, PublishOptions } from './event-bus.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
+import { NO_TRACER, type GatewayTracer, type TraceSpan } from './tracing.js';
 import { type Principal, visibleTo } from './ownership.js';
 import type { CachedAnswer, ConversationStore, SessionDirectory, SessionEntry } from './ports.js';
 import { nextRecord } from './process-record.js';
@@ -79,6 +80,9 @@ interface Published {
 
 interface Run {
   id: string;
+  /** The process's span, and the spans open under it (the queue wait, a tool's use) by key. */
+  span: TraceSpan;
+  spans: Map<string, TraceSpan>;
   published: Published;
   ids: RunIds;
   job: CompletionJob;
@@ -117,6 +121,8 @@ export interface ProcessManagerDeps {
   readiness: Readiness;
   /** Told what no event carries (first tokens, cooldowns, upstream errors); default: none. */
   metrics?: GatewayMetrics;
+  /** Where spans go (src/telemetry/); default: nowhere. */
+  tracer?: GatewayTracer;
   config: Config;
   log: Logger;
 }
@@ -344,8 +350,18 @@ export class ProcessManager {
     const id = `proc_${randomUUID().replaceAll('-', '')}`;
     let resolve!: (o: Outcome) => void;
     const done = new Promise<Outcome>((r) => (resolve = r));
+    // Started here, in the submitter's context: a child of the request it serves.
+    const span = (this.deps.tracer ?? NO_TRACER).process({
+      'gateway.process.id': id,
+      'gateway.session.id': sid,
+      'gateway.key.id': job.owner.keyId ?? undefined,
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': job.model,
+    });
     const run: Run = {
       id,
+      span,
+      spans: new Map([['queue', span.child('gateway.queue')]]),
       published: {},
       ids: { completionId: randomUUID().replaceAll('-', ''), created: Math.floor(Date.now() / 1000), model: job.model, processId: id },
       job,
@@ -512,6 +528,8 @@ export class ProcessManager {
 
   /** Starts the run once its start is recorded; one whose start cannot be recorded fails without reaching the provider. */
   private async begin(run: Run): Promise<void> {
+    run.spans.get('queue')?.end();
+    run.spans.delete('queue');
     const sid = run.request.sessionId;
     // The session's next turn answers (or abandons) the calls its last process waited for.
     this.waits.nextTurn(sid, run.request.answersWaitingRun);
@@ -616,6 +634,7 @@ export class ProcessManager {
             () => controller.abort(new ProviderError('timeout', `${candidate.name} did not answer within ${timeoutMs} ms`, { code: 'upstream_timeout' })),
             timeoutMs,
           );
+    const span = run.span.child('gateway.attempt', { 'gateway.target': candidate.name, 'gen_ai.system': candidate.target.provider.name });
     try {
       const { provider, prepared, ...session } = run.request;
       for await (const ev of provider.run(prepared, session, controller.signal)) {
@@ -628,9 +647,11 @@ export class ProcessManager {
       return undefined;
     } catch (err) {
       if (err instanceof ProviderError) this.deps.metrics?.upstreamError(candidate.target.provider.name, err.kind);
+      span.fail({ code: err instanceof ProviderError ? err.code : null, message: err instanceof Error ? err.message : String(err) });
       if (run.finished || run.delivered || run.controller.signal.aborted || !(err instanceof ProviderError)) throw err;
       return err;
     } finally {
+      span.end();
       clearTimeout(timer);
       run.controller.signal.removeEventListener('abort', onAbort);
     }
@@ -684,10 +705,14 @@ export class ProcessManager {
     };
     switch (ev.type) {
       case 'tool_use':
+        run.spans.set(ev.id, run.span.child('gateway.tool', { 'gen_ai.tool.name': ev.name, 'gen_ai.tool.call.id': ev.id }));
         run.delivered = true;
         await this.publish({ ...base, type: 'PROCESS_TOOL_USE', tool_use_id: ev.id, name: ev.name, input: ev.input });
         break;
       case 'tool_result':
+        if (ev.isError) run.spans.get(ev.toolUseId)?.fail({ message: 'the tool failed' });
+        run.spans.get(ev.toolUseId)?.end();
+        run.spans.delete(ev.toolUseId);
         run.delivered = true;
         await this.publish({
           ...base,
@@ -816,6 +841,7 @@ export class ProcessManager {
 
   /** Tells the submitter how the run ended: `done`, and the last of its events. */
   private settle(run: Run, outcome: Outcome): void {
+    endSpans(run, outcome);
     run.resolve(outcome);
     run.events.push({ type: 'outcome', outcome });
   }
@@ -899,4 +925,23 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The run's spans end with its outcome: what it served, used and cost, or why it failed. */
+function endSpans(run: Run, { result, error }: Outcome): void {
+  for (const open of run.spans.values()) open.end();
+  run.spans.clear();
+  const u = result?.usage;
+  run.span.set({
+    'gateway.status': error ? (error.code ?? 'failed') : 'completed',
+    'gateway.target': run.current.name,
+    'gen_ai.system': run.current.target.provider.name,
+    'gen_ai.response.model': run.current.target.model,
+    'gen_ai.usage.input_tokens': u && u.inputTokens + u.cacheReadTokens + u.cacheCreationTokens,
+    'gen_ai.usage.output_tokens': u?.outputTokens,
+    'gateway.cost_usd': run.costUsd ?? undefined,
+    'gateway.attempts': run.published.record?.attempts.length,
+  });
+  if (error) run.span.fail(error);
+  run.span.end();
 }

@@ -22,6 +22,8 @@ import { clientErrorHandler, registerErrorHandler, sendError } from './error-han
 import { GatewayError, InvalidRequestError, ServiceUnavailableError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
 import type { PrometheusMetrics } from '../metrics/prometheus.js';
+import type { OtelTracing } from '../telemetry/otel.js';
+import { registerTracing } from './tracing.js';
 import { registerNestingLimit } from './json-nesting.js';
 import { registerWebSocketUpgrades } from './websocket-upgrades.js';
 
@@ -40,6 +42,8 @@ export interface AppOptions {
   configKeys?: readonly ConfigKey[];
   /** The metrics the gateway reports to (src/metrics/), served on /metrics; default: HTTP and gauges only. */
   metrics?: PrometheusMetrics;
+  /** Traces (OTEL_EXPORTER_OTLP_ENDPOINT): every request a span; absent: none. */
+  tracing?: OtelTracing;
 }
 
 /**
@@ -103,6 +107,7 @@ export async function buildApp(config: Config, gateway: Gateway, opts: AppOption
     },
   });
   // Before the routes: its hooks count every route registered after it.
+  if (opts.tracing) registerTracing(app, opts.tracing);
   await app.register(metrics, { gateway, metrics: opts.metrics, requireKey: config.metricsRequireKey });
   await app.register(docs);
   await app.register(dashboard);

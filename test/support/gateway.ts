@@ -14,6 +14,7 @@ import { type GatewayConfig, loadGatewayConfig, routingSettings } from '../../sr
 import { createProviders } from '../../src/providers.js';
 import { PrometheusMetrics } from '../../src/metrics/prometheus.js';
 import { openGateway, readGatewayConfig } from '../../src/start.js';
+import type { OtelTracing } from '../../src/telemetry/otel.js';
 import { type Webhooks, prepareWebhooks } from '../../src/webhooks/webhooks.js';
 import { type MockUpstream, startMockAnthropic } from './mock-anthropic.js';
 
@@ -51,6 +52,8 @@ export interface GatewayOptions {
   dir?: string;
   /** A provider of the test's own instead of the CLI. */
   provider?: Provider;
+  /** Traces to an exporter of the test's own (src/telemetry/otel.ts). */
+  tracing?: OtelTracing;
 }
 
 const onPath = (cmd: string) =>
@@ -99,9 +102,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<TestGatew
   const providers = opts.provider ? [opts.provider] : createProviders(config, parentEnv, log, gatewayConfig, metrics);
   const provider = providers[0]!;
   const webhooks = await prepareWebhooks(config, gatewayConfig, log, { metrics });
-  const gateway = await openGateway(config, { env: parentEnv, log, gatewayConfig, providers, metrics });
+  const gateway = await openGateway(config, { env: parentEnv, log, gatewayConfig, providers, metrics, tracer: opts.tracing });
   await webhooks.start(gateway);
-  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys, metrics });
+  const app = await buildApp(config, gateway, { log, configKeys: gatewayConfig?.keys, metrics, tracing: opts.tracing });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
