@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['overhead.ts', 'pool.ts', 'stream-latency.ts', 'capacity.ts', 'fanout.ts', 'concurrency.ts', 'tool-roundtrip.ts', 'api-path.ts', 'stateless-conversation.ts'];
+const BENCHES = ['overhead.ts', 'pool.ts', 'stream-latency.ts', 'capacity.ts', 'fanout.ts', 'concurrency.ts', 'tool-roundtrip.ts', 'api-path.ts', 'stateless-conversation.ts', 'telemetry.ts'];
 
 let failed = 0;
 for (const [i, name] of BENCHES.entries()) {
