@@ -114,6 +114,7 @@ async function main(): Promise<void> {
       allowedTools: config.allowedTools,
       keys: app.keyRing,
       log,
+      metrics,
     });
     // A signal while it was starting found no socket to close.
     if (closing) void socket.close();

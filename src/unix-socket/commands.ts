@@ -47,8 +47,15 @@ export class AgentIds {
 }
 
 /** What the commands read: the gateway, the tool cap SPAWN's `enable_tools` turns on, the agent ids. */
+/** What the socket tells the metrics (src/metrics/ implements it): its processes and subscribers are counted as `socket`'s. */
+export interface SocketMetrics {
+  withFrontDoor<T>(frontDoor: string, fn: () => T): T;
+  eventSubscriber(frontDoor: string): () => void;
+}
+
 export interface CommandDeps {
   gateway: Gateway;
+  metrics?: SocketMetrics;
   /** ALLOWED_TOOLS: all of them enabled (and pre-approved) by `enable_tools: true`. */
   allowedTools: readonly string[];
   agents: AgentIds;
@@ -76,7 +83,8 @@ export async function spawn(parameters: Record<string, unknown>, deps: CommandDe
   const job = spawnJob(p, deps);
   const sync = p.mode === 'sync';
   // An async process outlives its connection, and is never answered from the cache (like `background`).
-  const handle = await deps.gateway.submit(job, sync ? { principal, signal } : { principal, cache: false });
+  const submit = () => deps.gateway.submit(job, sync ? { principal, signal } : { principal, cache: false });
+  const handle = await (deps.metrics ? deps.metrics.withFrontDoor('socket', submit) : submit());
   deps.agents.remember(handle.id, p.agent_id ?? null);
   if (!sync) return asyncSpawnResult(handle.id);
   const { result, error } = await handle.done;

@@ -192,9 +192,11 @@ export class Connection {
         .then(() => (active ? this.deliver(e, principal, agent_id ?? null) : undefined))
         .catch((err: unknown) => this.deps.log.error({ err }, 'an event could not be sent on the unix socket'));
     });
+    const left = this.deps.metrics?.eventSubscriber('socket');
     this.unsubscribe = () => {
       active = false;
       stop();
+      left?.();
     };
     return result;
   }

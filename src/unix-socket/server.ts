@@ -3,7 +3,7 @@ import { type Server, type Socket, connect, createServer } from 'node:net';
 import { StartupError, describeFsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Gateway } from '../gateway.js';
-import { AgentIds } from './commands.js';
+import { AgentIds, type SocketMetrics } from './commands.js';
 import { Connection, type KeyCheck } from './connection.js';
 
 export type { KeyCheck };
@@ -17,6 +17,8 @@ export interface SocketServerOptions {
   allowedTools: readonly string[];
   keys: KeyCheck;
   log: Logger;
+  /** Where its processes and subscribers are counted. */
+  metrics?: SocketMetrics;
 }
 
 export interface SocketServer {
@@ -91,7 +93,7 @@ export async function startSocketServer(gateway: Gateway, opts: SocketServerOpti
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) throw new StartupError(`SOCKET_PATH ${path} is too long for a Unix socket (at most ${MAX_PATH_BYTES} bytes)`);
   await clearStale(path);
   const connections = new Set<Connection>();
-  const deps = { gateway, allowedTools: opts.allowedTools, agents: new AgentIds(), keys: opts.keys, log, lineLimit: opts.lineLimit };
+  const deps = { gateway, allowedTools: opts.allowedTools, agents: new AgentIds(), keys: opts.keys, log, lineLimit: opts.lineLimit, metrics: opts.metrics };
   // Half-open: a client that closes its sending side is still answered what it asked (see Connection).
   const server = createServer({ allowHalfOpen: true }, (socket: Socket) => {
     const connection = new Connection(socket, deps);
