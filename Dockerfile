@@ -23,6 +23,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY openapi.yaml ./
+# The dashboard's static files (GET /).
+COPY public ./public
 RUN mkdir -p /app/data /app/workspace && chown -R node:node /app/data /app/workspace
 USER node
 EXPOSE 8787

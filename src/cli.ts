@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, parseArgs } from './cli/args.js';
-import { checkSetup, formatCheck } from './cli/check.js';
 import { helpText } from './cli/help.js';
 import { projectRoot } from './paths.js';
 
@@ -28,16 +27,22 @@ async function run(): Promise<void> {
       process.stdout.write(`${version()}\n`);
       return;
     case 'check': {
+      // Loaded only here: --help and --version need none of the gateway.
+      const { checkSetup, formatCheck } = await import('./cli/check.js');
       const lines = checkSetup({ ...process.env, ...invocation.env });
       process.stdout.write(`${formatCheck(lines)}\n`);
       process.exitCode = lines.some((l) => l.problem) ? 1 : 0;
       return;
     }
     case 'start':
-      // The flags win over the environment; main reads the environment.
+      // The flags win over the environment; main reads the environment. Importing it starts the
+      // gateway exactly as `npm start` (node dist/src/main.js) does: one start, two entries.
       Object.assign(process.env, invocation.env);
       await import('./main.js');
   }
 }
 
-void run();
+run().catch((err: unknown) => {
+  process.stderr.write(`claude-cli-gateway: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

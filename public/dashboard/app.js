@@ -14,6 +14,7 @@ const key = () => sessionStorage.getItem(KEY_ITEM) ?? '';
 async function api(path) {
   const headers = key() ? { authorization: `Bearer ${key()}` } : {};
   const res = await fetch(path, { headers });
+  if (res.status === 401) throw new Error(key() ? 'the key is not valid' : 'enter an API key');
   if (!res.ok) throw new Error(`${path}: ${res.status}`);
   return res.json();
 }
@@ -32,6 +33,8 @@ const served = (p) => p.attempts?.at(-1)?.target ?? '';
 function renderProcesses() {
   const body = $('processes').querySelector('tbody');
   const rows = [...processes.values()].sort((a, b) => b.created_at - a.created_at).slice(0, 100);
+  // Rows are rebuilt on every event: the one that had the keyboard focus gets it back.
+  const focused = body.contains(document.activeElement) ? document.activeElement.dataset.id : undefined;
   body.replaceChildren(
     ...rows.map((p) => {
       const row = document.createElement('tr');
@@ -46,10 +49,18 @@ function renderProcesses() {
       cell(row, seconds(p));
       cell(row, u ? `${u.prompt_tokens} / ${u.completion_tokens}` : '');
       cell(row, p.cost_usd == null ? '' : `$${p.cost_usd.toFixed(6)}`);
+      // Selectable by keyboard too: Tab to the row, Enter or Space.
+      row.tabIndex = 0;
       row.addEventListener('click', () => select(p.id));
+      row.addEventListener('keydown', (ev) => {
+        if (ev.key !== 'Enter' && ev.key !== ' ') return;
+        ev.preventDefault();
+        void select(p.id);
+      });
       return row;
     }),
   );
+  if (focused) [...body.rows].find((r) => r.dataset.id === focused)?.focus();
   $('errors').replaceChildren(
     ...rows
       .filter((p) => p.status === 'failed')
@@ -62,6 +73,27 @@ function renderProcesses() {
   );
 }
 
+const brief = (v) => {
+  const text = typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+};
+
+/** What an event adds to its type, in one line. */
+function describe(e) {
+  switch (e.type) {
+    case 'PROCESS_TOOL_USE':
+      return ` ${e.name} ${brief(e.input)}`;
+    case 'PROCESS_TOOL_RESULT':
+      return `${e.is_error ? ' (error)' : ''} ${brief(e.content)}`;
+    case 'PROCESS_RETRY':
+      return ` ${e.target} → ${e.next_target} in ${e.delay_ms} ms: ${e.error?.code ?? e.error?.message ?? ''}`;
+    case 'PROCESS_COMPLETE':
+      return ` ${e.status}${e.error ? `: ${e.error.code ?? ''} ${e.error.message ?? ''}` : ''}`;
+    default:
+      return '';
+  }
+}
+
 function renderDetail() {
   const p = processes.get(selected);
   if (!p) return;
@@ -69,13 +101,14 @@ function renderDetail() {
   $('detail-events').replaceChildren(
     ...(p.events ?? []).map((e) => {
       const li = document.createElement('li');
-      li.textContent = `${new Date(e.ts * 1000).toLocaleTimeString()} ${e.type}${e.name ? ` ${e.name}` : ''}${e.error ? ` ${e.error.code}` : ''}`;
+      li.textContent = `${new Date(e.ts * 1000).toLocaleTimeString()} ${e.type}${describe(e)}`;
       return li;
     }),
   );
   // The WebSocket carries a run's events, not its text deltas: the answer shows once it is there.
   const text = p.result?.choices?.[0]?.message?.content;
-  $('detail-output').textContent = text ?? (p.status === 'running' || p.status === 'queued' ? '(running: the answer appears when it completes)' : '');
+  const pending = p.status === 'running' || p.status === 'queued' ? `(${p.status}: the answer appears when it completes)` : '';
+  $('detail-output').textContent = text ?? (p.error ? `${p.error.code ?? p.error.type ?? 'error'}: ${p.error.message}` : pending);
 }
 
 async function select(id) {
@@ -106,6 +139,7 @@ async function onEvent(e) {
   processes.set(e.process_id, next);
   renderProcesses();
   if (e.process_id === selected) renderDetail();
+  if (e.type === 'PROCESS_COMPLETE') void refreshUsage();
 }
 
 function connectEvents() {

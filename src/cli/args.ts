@@ -52,7 +52,8 @@ export function parseArgs(argv: readonly string[]): Invocation {
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const variable = variableOf(flag);
     if (!variable) throw new UsageError(`unknown ${arg.startsWith('-') ? 'option' : 'command'} '${flag}' (see --help)`);
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    // `--port --host x` forgot the port's value (`--flag=--x` gives one that starts with --).
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[i + 1]?.startsWith('--') ? undefined : argv[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
     env[variable] = value;
   }

@@ -2,19 +2,50 @@ import type { z } from 'zod';
 import { envSchema } from '../config.js';
 import { flagOf } from './args.js';
 
-/** A setting's default as the schema has it, or how it is worked out when it has none. */
-function defaultOf(schema: z.ZodType): string {
-  const def = (schema as { def?: { type?: string; defaultValue?: unknown } }).def;
-  if (def?.type === 'default') {
+/** What an unset setting without a schema default comes to (config.ts works it out). */
+export const WHEN_UNSET: Readonly<Record<string, string>> = {
+  CLAUDE_BIN: 'the CLI installed with the project, else claude on PATH',
+  LOG_DIR: '$DATA_DIR/claude_logs',
+  CLAUDE_CONFIG_DIR: '$DATA_DIR/claude',
+  LOG_FORMAT: 'pretty on a terminal, else json',
+  GATEWAY_API_KEYS: 'no key needed',
+  WEBHOOK_EVENTS: 'every type',
+  SOCKET_PATH: 'no Unix socket',
+};
+
+interface SchemaDef {
+  type?: string;
+  defaultValue?: unknown;
+  innerType?: { def?: SchemaDef };
+  entries?: Record<string, string>;
+}
+
+const defOf = (schema: z.ZodType): SchemaDef => (schema as { def?: SchemaDef }).def ?? {};
+
+/** A setting's default as the schema has it, or what it comes to when it has none. */
+export function defaultOf(variable: string, schema: z.ZodType): string {
+  const def = defOf(schema);
+  if (def.type === 'default') {
     const value = def.defaultValue;
     return Array.isArray(value) ? (value.length ? value.join(',') : '(empty)') : String(value);
   }
-  return '(unset)';
+  return Object.hasOwn(WHEN_UNSET, variable) ? `(unset: ${WHEN_UNSET[variable]})` : '(unset)';
+}
+
+/** The values an enum setting takes (`pretty|json`), from the schema; empty for the others. */
+function choicesOf(schema: z.ZodType): string {
+  let def = defOf(schema);
+  while ((def.type === 'default' || def.type === 'optional') && def.innerType?.def) def = def.innerType.def;
+  return def.type === 'enum' && def.entries ? ` [${Object.values(def.entries).join('|')}]` : '';
 }
 
 /** `--help`: every setting with its flag, its environment variable and its default, from the schema. */
 export function helpText(version: string): string {
-  const rows = Object.entries(envSchema.shape).map(([variable, schema]) => [flagOf(variable), variable, defaultOf(schema as z.ZodType)]);
+  const rows = Object.entries(envSchema.shape).map(([variable, schema]) => [
+    flagOf(variable),
+    variable,
+    defaultOf(variable, schema as z.ZodType) + choicesOf(schema as z.ZodType),
+  ]);
   const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
   const lines = rows.map(([flag, variable, def]) => `  ${flag!.padEnd(width(0))}  ${variable!.padEnd(width(1))}  ${def}`);
   return [

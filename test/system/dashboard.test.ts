@@ -35,7 +35,12 @@ describe('the dashboard, over plain HTTP', () => {
   });
 });
 
-describe.skipIf(!haveBrowser)(`the dashboard in headless Chromium (${CHROMIUM})`, () => {
+const BROWSER_TITLE = haveBrowser
+  ? `the dashboard in headless Chromium (${CHROMIUM})`
+  : `the dashboard in headless Chromium: SKIPPED, no ${CHROMIUM} (apt-get install chromium; in CI it must be there)`;
+if (!haveBrowser) console.warn(`dashboard.test.ts: browser test skipped, ${CHROMIUM} is absent (apt-get install -y chromium)`);
+
+describe.skipIf(!haveBrowser)(BROWSER_TITLE, () => {
   let gw: TestGateway;
   let browser: Browser;
   beforeAll(async () => {
@@ -53,8 +58,15 @@ describe.skipIf(!haveBrowser)(`the dashboard in headless Chromium (${CHROMIUM})`
 
   it('shows a completion the test starts as it runs and finishes, with its answer, the pool and usage', async () => {
     const page = await browser.newPage();
+    // Anything the CSP blocks, or a script error, fails the test.
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) problems.push(m.text());
+    });
     try {
       await page.goto(`${gw.url}/`);
+      await page.waitForSelector('#connection:has-text("enter an API key")');
       await page.fill('#key', KEY);
       await page.click('button[type=submit]');
       await page.waitForSelector('#connection:has-text("live")');
@@ -64,16 +76,42 @@ describe.skipIf(!haveBrowser)(`the dashboard in headless Chromium (${CHROMIUM})`
         headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
         body: JSON.stringify({ model: 'sonnet', messages: [{ role: 'user', content: 'FAKE_SLOW_STREAM dashboard' }] }),
       });
+      // It appears as running; selected while it runs, the page says its answer comes at the end.
       const row = page.locator('#processes tbody tr').first();
       await row.locator('td.status-running').waitFor({ timeout: 10_000 });
       const id = await row.locator('td').first().textContent();
       expect(id).toMatch(/^proc_/);
-      const answer = (await (await pending).json()) as { choices: { message: { content: string } }[] };
-      await page.locator(`#processes tbody tr[data-id="${id}"] td.status-completed`).waitFor({ timeout: 10_000 });
-      await page.click(`#processes tbody tr[data-id="${id}"]`);
-      await page.waitForFunction((text) => document.getElementById('detail-output')?.textContent === text, answer.choices[0]!.message.content);
-      expect(await page.locator('#pool').textContent()).toContain('running');
-      await page.waitForSelector('#usage tbody tr', { timeout: 15_000 });
+      await row.click();
+      await page.waitForSelector('#detail-output:has-text("the answer appears when it completes")', { timeout: 5_000 });
+      await page.waitForSelector('#detail-events li:has-text("PROCESS_STARTED")', { timeout: 5_000 });
+      // It finishes on the page without another click: status, its answer, tokens and where it ran.
+      const res = await pending;
+      expect(res.headers.get('x-process-id')).toBe(id);
+      const answer = (await res.json()) as { choices: { message: { content: string } }[] };
+      const done = page.locator(`#processes tbody tr[data-id="${id}"]`);
+      await done.locator('td.status-completed').waitFor({ timeout: 10_000 });
+      await page.waitForFunction((text) => document.getElementById('detail-output')?.textContent === text, answer.choices[0]!.message.content, { timeout: 10_000 });
+      expect(answer.choices[0]!.message.content).toContain('tok9');
+      const cells = await done.locator('td').allTextContents();
+      expect(cells).toEqual([id, 'completed', 'sonnet', 'claude-cli/sonnet', expect.stringMatching(/^key_/), expect.stringMatching(/^\d+\.\d\d s$/), '3 / 2', expect.stringMatching(/^\$\d/)]);
+      await page.waitForSelector('#detail-events li:has-text("PROCESS_COMPLETE completed")');
+      // A failure lands under recent errors.
+      const failed = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ model: 'sonnet', messages: [{ role: 'user', content: 'FAKE_CRASH dashboard' }] }),
+      });
+      expect(failed.status).toBeGreaterThanOrEqual(500);
+      const failedId = failed.headers.get('x-process-id');
+      expect(failedId).toMatch(/^proc_/);
+      await page.locator('#errors li', { hasText: failedId! }).waitFor({ timeout: 10_000 });
+      // The pool and queue panel: numbers from /ready.
+      await page.waitForSelector('#pool dt:has-text("queued")');
+      const pool = await page.$$eval('#pool dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
+      expect(pool).toMatchObject({ status: 'ready', running: expect.stringMatching(/^\d+$/), queued: expect.stringMatching(/^\d+$/), 'pool total': expect.stringMatching(/^\d+$/) });
+      // Usage per key and model.
+      await page.locator('#usage tbody tr', { hasText: 'sonnet' }).waitFor({ timeout: 15_000 });
+      expect(problems).toEqual([]);
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
     } finally {

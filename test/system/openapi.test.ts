@@ -173,8 +173,8 @@ afterAll(async () => {
   await mock?.close();
 });
 
-async function extraGateway(env: Record<string, string>): Promise<TestGateway> {
-  const gw = await startGateway({ fake: true, env });
+async function extraGateway(env: Record<string, string>, parentEnv?: Record<string, string>): Promise<TestGateway> {
+  const gw = await startGateway({ fake: true, env, parentEnv });
   extra.push(gw);
   return gw;
 }
@@ -325,9 +325,11 @@ describe('health and models', () => {
     expect(ready.status).toBe(200);
     expectDocumented('ready', ready);
     expect(ready.body.pool, 'the pool is on by default').toBeDefined();
-    const off = await extraGateway({ POOL_SIZE: '0' });
+    // Without credentials for the CLI (an empty key is none): still ready, with a warning.
+    const off = await extraGateway({ POOL_SIZE: '0' }, { ANTHROPIC_API_KEY: '' });
     const noPool = await call(off, 'GET', '/ready');
     expectDocumented('ready', noPool);
+    expect(noPool.body.warnings).toEqual([expect.stringContaining('the Claude CLI has no credentials')]);
   });
 
   it('/metrics', async () => {
