@@ -269,6 +269,34 @@ export function outputTail(child: ChildProcess): () => string {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until no process under this one (gateways, their CLI processes, a direct CLI) has used CPU
+ * for `windowMs` (more than one clock tick: a new process counts as busy), or `maxMs` have passed:
+ * the previous sample's CLI has exited, a refill's new process has finished its start-up. Returns
+ * the time it took.
+ */
+export async function quiet(windowMs = 200, maxMs = 10_000): Promise<number> {
+  const t0 = performance.now();
+  const ticks = () => {
+    const m = new Map<number, number>();
+    for (const pid of processTree(process.pid).slice(1)) m.set(pid, cpuSeconds(pid).self);
+    return m;
+  };
+  let before = ticks();
+  while (performance.now() - t0 < maxMs) {
+    await sleep(windowMs);
+    const after = ticks();
+    let busy = false;
+    for (const [pid, cpu] of after) {
+      const was = before.get(pid);
+      if (was === undefined || cpu - was > 0.011) busy = true;
+    }
+    before = after;
+    if (!busy) break;
+  }
+  return performance.now() - t0;
+}
+
 /** VmRSS of one process in KiB (0 once it is gone). */
 export function rssKb(pid: number): number {
   try {

@@ -13,7 +13,6 @@ import {
   benchDirs,
   cliArgs,
   cliEnv,
-  cpuSeconds,
   describeEnv,
   envInt,
   fmt,
@@ -22,7 +21,7 @@ import {
   markdownTable,
   median,
   percentile,
-  processTree,
+  quiet,
   runCliExpecting,
   sleep,
 } from './lib.js';
@@ -45,33 +44,6 @@ interface Sample {
   /** x-gateway-overhead-ms */
   overhead: number;
   sessionId: string;
-}
-
-/**
- * Waits until the CLI processes under this one (both gateways run in this process) have used no CPU
- * for `windowMs`: the previous sample's CLI has exited, a refill's new process has finished its
- * start-up. Returns the time it took.
- */
-async function quiet(windowMs = 200, maxMs = 10_000): Promise<number> {
-  const t0 = performance.now();
-  const ticks = () => {
-    const m = new Map<number, number>();
-    for (const pid of processTree(process.pid).slice(1)) m.set(pid, cpuSeconds(pid).self);
-    return m;
-  };
-  let before = ticks();
-  while (performance.now() - t0 < maxMs) {
-    await sleep(windowMs);
-    const after = ticks();
-    let busy = false;
-    for (const [pid, cpu] of after) {
-      const was = before.get(pid);
-      if (was === undefined || cpu - was > 0.011) busy = true; // new process, or more than one tick
-    }
-    before = after;
-    if (!busy) break;
-  }
-  return performance.now() - t0;
 }
 
 async function main(): Promise<void> {

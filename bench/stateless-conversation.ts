@@ -26,7 +26,6 @@ import {
   benchDirs,
   cliArgs,
   cliEnv,
-  cpuSeconds,
   describeEnv,
   envInt,
   fmt,
@@ -36,6 +35,7 @@ import {
   markdownTable,
   median,
   processTree,
+  quiet,
   runCliDirect,
   sleep,
   startGatewayProcess,
@@ -75,31 +75,6 @@ const lastMarker = (text: string): string | undefined => text.match(MARKER)?.at(
 interface Sample {
   ms: number;
   sessionId: string;
-}
-
-/**
- * Waits until no process under this one (the gateways, their CLI processes, a direct CLI) has used
- * CPU for `windowMs` (more than one clock tick), or `maxMs` have passed.
- */
-async function quiet(windowMs = 200, maxMs = 10_000): Promise<void> {
-  const t0 = performance.now();
-  const ticks = () => {
-    const m = new Map<number, number>();
-    for (const pid of processTree(process.pid).slice(1)) m.set(pid, cpuSeconds(pid).self);
-    return m;
-  };
-  let before = ticks();
-  while (performance.now() - t0 < maxMs) {
-    await sleep(windowMs);
-    const after = ticks();
-    let busy = false;
-    for (const [pid, cpu] of after) {
-      const was = before.get(pid);
-      if (was === undefined || cpu - was > 0.011) busy = true;
-    }
-    before = after;
-    if (!busy) return;
-  }
 }
 
 /** The CLI processes under a gateway (not tsx's esbuild service), by their command line. */

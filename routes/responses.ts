@@ -118,7 +118,7 @@ const responses: FastifyPluginAsync = async (app) => {
     const first = await events.next();
     const failed = !first.done && first.value.type === 'outcome' ? first.value.outcome.error : undefined;
     if (failed) return sendError(reply.headers(runHeaders(handle)), withResponsesParam(failed, sources));
-    openEventStream(reply, handle);
+    openEventStream(reply, runHeaders(handle));
     const write = (e: ResponseStreamEvent) => writeEvent(reply, e);
     mapper.start(toResponse(handle.record(), meta)).forEach(write);
     for (let next = first; !next.done; next = await events.next()) {
@@ -154,15 +154,7 @@ const responses: FastifyPluginAsync = async (app) => {
     });
     try {
       const now = await gateway.get(record.id, principal);
-      reply.hijack();
-      reply.raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-process-id': now.id,
-        'x-session-id': now.session_id,
-      });
+      openEventStream(reply, { 'x-process-id': now.id, 'x-session-id': now.session_id });
       mapper.start(toResponse(now, meta)).forEach(write);
       if (!isDone(now)) {
         const gone = new Promise<void>((resolve) => reply.raw.once('close', () => resolve()));

@@ -36,17 +36,18 @@ export function runHeaders(handle: ProcessHandle): Record<string, string> {
 }
 
 /**
- * Takes the reply over for server-sent events, with the run's headers; `write` then sends each
- * event as it comes (the socket's own buffer is the only one), and `reply.raw.end()` ends it.
+ * Takes the reply over for server-sent events, with `headers` (a run's: runHeaders); the caller
+ * then writes each event as it comes (the socket's own buffer is the only one) and ends it with
+ * `reply.raw.end()`.
  */
-export function openEventStream(reply: FastifyReply, handle: ProcessHandle): void {
+export function openEventStream(reply: FastifyReply, headers: Record<string, string>): void {
   reply.hijack();
   reply.raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
-    ...runHeaders(handle),
+    ...headers,
   });
 }
 
@@ -67,7 +68,7 @@ export async function streamRun(reply: FastifyReply, handle: ProcessHandle, fram
   const first = await events.next();
   const failed = !first.done && first.value.type === 'outcome' ? first.value.outcome.error : undefined;
   if (failed) return sendError(reply.headers(runHeaders(handle)), failed);
-  openEventStream(reply, handle);
+  openEventStream(reply, runHeaders(handle));
   // Fire and forget, as a stream of small writes: the socket's own buffer is the only one.
   for (const frame of frames.start()) reply.raw.write(frame);
   for (let next = first; !next.done; next = await events.next()) for (const frame of frames.push(next.value)) reply.raw.write(frame);
